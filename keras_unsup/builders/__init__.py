@@ -1,0 +1,1 @@
+"""Functional-API builders that return keras.Model objects (no training logic)."""

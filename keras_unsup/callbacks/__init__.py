@@ -1,0 +1,1 @@
+"""Keras callbacks that draw and export what a model learns."""

@@ -1,0 +1,93 @@
+"""tf.data input pipelines used by the recipes.
+
+The images are held once as a constant tensor; each epoch shuffles only the indices
+and gathers whole batches, which is cheaper than shuffling and batching single
+images. Noise is applied in-graph, per batch, after the gather.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_unsup.data.augment import NumpyAugmenter
+
+
+def _check_images(x, name="x"):
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(
+            f"`{name}` must be a batch of images of shape (n, height, width, channels). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    if len(x) == 0:
+        raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={x.shape}")
+    return x.astype(np.float32, copy=False)
+
+
+def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=False,
+                  map_fn=None, repeat=False):
+    """Batches of images, shuffled by index, each batch passed through `map_fn`.
+
+    Args:
+        x: images of shape `(n, height, width, channels)`.
+        batch_size: images per batch.
+        shuffle: reshuffle the order every epoch.
+        seed: seed of the shuffle.
+        drop_remainder: drop the last, smaller batch.
+        map_fn: a function of a batch tensor returning anything tf.data accepts
+            (for example `(noisy, clean)` pairs).
+        repeat: repeat without end (for step-based training loops).
+
+    Returns:
+        A prefetched `tf.data.Dataset`.
+    """
+    x = _check_images(x)
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    images = tf.constant(x)
+    n = x.shape[0]
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+    if map_fn is not None:
+        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def autoencoder_dataset(x, batch_size=256, *, noise=None, augmenter=None, shuffle=True,
+                        seed=None, drop_remainder=False):
+    """`(input, target)` batches for an autoencoder: the target is the clean image.
+
+    Args:
+        x: images of shape `(n, height, width, channels)` in [0, 1].
+        batch_size: images per batch.
+        noise: a Keras layer applied to the inputs in-graph (for example
+            `SaltAndPepper(0.2, seed=0, always=True)`), or `None`.
+        augmenter: a user's own NumPy augmenter (any callable on a batch, or a
+            `NumpyAugmenter`) applied to the inputs, or `None`.
+        shuffle: reshuffle every epoch.
+        seed: seed of the shuffle.
+        drop_remainder: drop the last, smaller batch.
+
+    Example:
+
+    >>> from keras_unsup.data import SaltAndPepper
+    >>> ds = autoencoder_dataset(x, 128, noise=SaltAndPepper(0.2, seed=0, always=True))
+    """
+    if augmenter is not None and not isinstance(augmenter, NumpyAugmenter):
+        augmenter = NumpyAugmenter(augmenter)
+
+    def to_pair(batch):
+        inputs = batch
+        if augmenter is not None:
+            inputs = augmenter.tf_map(inputs)
+        if noise is not None:
+            inputs = noise(inputs, training=True)
+        return inputs, batch
+
+    return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, map_fn=to_pair)

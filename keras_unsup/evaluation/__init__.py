@@ -1,0 +1,11 @@
+"""Uniform evaluation: cluster accuracy, NMI, ARI, linear probe and kNN accuracy."""
+
+from keras_unsup.evaluation.metrics import (
+    ari,
+    cluster_accuracy,
+    clustering_scores,
+    kmeans_scores,
+    knn_accuracy,
+    linear_probe_accuracy,
+    nmi,
+)

@@ -1,0 +1,149 @@
+"""Uniform evaluation: clustering scores and probes on frozen codes.
+
+Plain functions on NumPy arrays. Labels are used here only to score; no method
+trains on them.
+"""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+
+def _check_labels(y_true, y_pred, names=("y_true", "y_pred")):
+    y_true = np.asarray(y_true).reshape(-1) if np.ndim(y_true) else np.asarray(y_true)
+    y_pred = np.asarray(y_pred).reshape(-1) if np.ndim(y_pred) else np.asarray(y_pred)
+    if y_true.ndim != 1 or y_pred.ndim != 1:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must be 1-D label arrays. "
+            f"Received: shapes {np.shape(y_true)} and {np.shape(y_pred)}"
+        )
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same length. "
+            f"Received: {len(y_true)} and {len(y_pred)}"
+        )
+    if len(y_true) == 0:
+        raise ValueError(f"`{names[0]}` must not be empty.")
+    return y_true.astype(np.int64), y_pred.astype(np.int64)
+
+
+def cluster_accuracy(y_true, y_pred):
+    """Clustering accuracy under the best one-to-one map of clusters to classes.
+
+    The map is found with the Hungarian algorithm on the contingency table, as in
+    the DEC paper (Xie et al., 2016). A relabelled perfect clustering scores 1.0.
+
+    Args:
+        y_true: integer class labels, shape `(n,)`.
+        y_pred: integer cluster labels, shape `(n,)`; the number of clusters may
+            differ from the number of classes.
+
+    Returns:
+        Accuracy in [0, 1] as a float.
+    """
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    _, t = np.unique(y_true, return_inverse=True)
+    _, p = np.unique(y_pred, return_inverse=True)
+    table = np.zeros((p.max() + 1, t.max() + 1), dtype=np.int64)
+    np.add.at(table, (p, t), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(y_true))
+
+
+def nmi(y_true, y_pred):
+    """Normalised mutual information (arithmetic normalisation), in [0, 1]."""
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    return float(normalized_mutual_info_score(y_true, y_pred))
+
+
+def ari(y_true, y_pred):
+    """Adjusted Rand index: 1.0 for identical partitions, about 0 for chance."""
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    return float(adjusted_rand_score(y_true, y_pred))
+
+
+def clustering_scores(y_true, y_pred):
+    """`{"acc", "nmi", "ari"}` of a clustering against the true labels."""
+    return {
+        "acc": cluster_accuracy(y_true, y_pred),
+        "nmi": nmi(y_true, y_pred),
+        "ari": ari(y_true, y_pred),
+    }
+
+
+def _check_features(x, y, name_x, name_y):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        x = x.reshape(len(x), -1)
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(
+            f"`{name_x}` and `{name_y}` must have the same length. "
+            f"Received: {len(x)} codes and {len(y)} labels"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`{name_x}` must hold only finite values; it holds NaN or infinity.")
+    return x, y
+
+
+def linear_probe_accuracy(x_train, y_train, x_test, y_test, *, max_iter=1000, C=1.0):
+    """Test accuracy of a logistic-regression classifier fitted on frozen codes.
+
+    Codes are standardised with the training split's mean and deviation first.
+
+    Args:
+        x_train: codes of shape `(n_train, d)` (or images, flattened).
+        y_train: labels of shape `(n_train,)`.
+        x_test: codes of shape `(n_test, d)`.
+        y_test: labels of shape `(n_test,)`.
+        max_iter: iterations of the solver.
+        C: inverse regularisation strength.
+
+    Returns:
+        Accuracy on the test split as a float.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, y_train = _check_features(x_train, y_train, "x_train", "y_train")
+    x_test, y_test = _check_features(x_test, y_test, "x_test", "y_test")
+    scaler = StandardScaler().fit(x_train)
+    clf = LogisticRegression(max_iter=max_iter, C=C)
+    clf.fit(scaler.transform(x_train), y_train)
+    return float(clf.score(scaler.transform(x_test), y_test))
+
+
+def knn_accuracy(x_train, y_train, x_test, y_test, *, k=5, metric="cosine"):
+    """Test accuracy of a k-nearest-neighbour vote on frozen codes.
+
+    Args:
+        x_train: codes of shape `(n_train, d)`.
+        y_train: labels of shape `(n_train,)`.
+        x_test: codes of shape `(n_test, d)`.
+        y_test: labels of shape `(n_test,)`.
+        k: neighbours that vote.
+        metric: distance of the neighbour search (`"cosine"` or `"euclidean"`).
+
+    Returns:
+        Accuracy on the test split as a float.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x_train, y_train = _check_features(x_train, y_train, "x_train", "y_train")
+    x_test, y_test = _check_features(x_test, y_test, "x_test", "y_test")
+    if not 1 <= k <= len(x_train):
+        raise ValueError(f"`k` must be in [1, {len(x_train)}]. Received: k={k}")
+    clf = KNeighborsClassifier(n_neighbors=k, metric=metric)
+    clf.fit(x_train, y_train)
+    return float(clf.score(x_test, y_test))
+
+
+def kmeans_scores(codes, y_true, n_clusters, *, seed=0, n_init=10):
+    """Fits k-means on `codes` and scores its labels: `({"acc", "nmi", "ari"}, labels)`."""
+    from sklearn.cluster import KMeans
+
+    codes, y_true = _check_features(codes, y_true, "codes", "y_true")
+    labels = KMeans(n_clusters, n_init=n_init, random_state=seed).fit_predict(codes)
+    return clustering_scores(y_true, labels), labels

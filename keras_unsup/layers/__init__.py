@@ -1,0 +1,1 @@
+"""Custom Keras layers, one class per file, all registered for serialization."""

@@ -1,0 +1,1 @@
+"""keras.Model subclasses that own a custom train_step."""
