@@ -11,7 +11,7 @@ import pkgutil
 
 from keras_unsup.recipes.base import RECIPES, Recipe, RunConfig, RunDir, Stopwatch, set_seed
 
-_SKIP = {"base", "training", "benchmark", "common"}
+_SKIP = {"base", "training", "benchmark", "common"}  # helpers, not recipes
 _loaded = False
 
 # Images used in quick mode (CI, notebooks' quick mode): small, so a run takes seconds.
