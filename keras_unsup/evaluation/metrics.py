@@ -42,12 +42,46 @@ def cluster_accuracy(y_true, y_pred):
         Accuracy in [0, 1] as a float.
     """
     y_true, y_pred = _check_labels(y_true, y_pred)
-    _, t = np.unique(y_true, return_inverse=True)
-    _, p = np.unique(y_pred, return_inverse=True)
+    _, _, table, rows, cols = _hungarian_match(y_true, y_pred)
+    return float(table[rows, cols].sum() / len(y_true))
+
+
+def _hungarian_match(y_true, y_pred):
+    """Contingency table `(clusters, classes)` and its maximum-weight matching.
+
+    Returns `(classes, clusters, table, rows, cols)`: `table[i, j]` counts samples
+    of cluster `clusters[i]` and class `classes[j]`; `rows[k]` is matched to `cols[k]`.
+    """
+    classes, t = np.unique(y_true, return_inverse=True)
+    clusters, p = np.unique(y_pred, return_inverse=True)
+    t, p = t.reshape(-1), p.reshape(-1)
     table = np.zeros((p.max() + 1, t.max() + 1), dtype=np.int64)
     np.add.at(table, (p, t), 1)
     rows, cols = linear_sum_assignment(-table)
-    return float(table[rows, cols].sum() / len(y_true))
+    return classes, clusters, table, rows, cols
+
+
+def match_clusters(y_true, y_pred):
+    """The one-to-one map of clusters to classes that `cluster_accuracy` scores.
+
+    Found with the Hungarian algorithm on the contingency table. When there are
+    more clusters than classes, the clusters left over are absent from the map.
+
+    Args:
+        y_true: integer class labels, shape `(n,)`.
+        y_pred: integer cluster labels, shape `(n,)`.
+
+    Returns:
+        A dict `{cluster: class}` of Python ints.
+
+    Example:
+
+    >>> match_clusters([0, 0, 1, 1], [5, 5, 3, 3])
+    {3: 1, 5: 0}
+    """
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    classes, clusters, _, rows, cols = _hungarian_match(y_true, y_pred)
+    return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols)}
 
 
 def nmi(y_true, y_pred):

@@ -1,1 +1,6 @@
 """Custom Keras layers, one class per file, all registered for serialization."""
+
+from keras_unsup.layers.kl_divergence import KLDivergence
+from keras_unsup.layers.sampling import Sampling
+
+__all__ = ["KLDivergence", "Sampling"]
