@@ -80,7 +80,9 @@ def _as_images(images, name):
             f"channels. Received: {name}.shape={images.shape}"
         )
     if len(images) == 0:
-        raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={images.shape}")
+        raise ValueError(
+            f"`{name}` must hold at least one image. Received: {name}.shape={images.shape}"
+        )
     # Values outside [0, 1] are rounding noise of a decoder; clipping keeps the
     # grayscale and RGB paths on the same scale.
     return np.clip(images.astype(np.float32), 0.0, 1.0)
@@ -132,8 +134,7 @@ def image_grid(images, nrows=None, ncols=None, titles=None, row_labels=None):
         )
     if titles is not None and len(titles) != n:
         raise ValueError(
-            f"`titles` must hold one title per image. Expected: {n} titles, "
-            f"Received: {len(titles)}"
+            f"`titles` must hold one title per image. Expected: {n} titles, Received: {len(titles)}"
         )
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(
@@ -243,9 +244,7 @@ def project_2d(codes, method="tsne", seed=0, max_points=5000):
         raise ValueError(f"`max_points` must be >= 2. Received: max_points={max_points}")
     codes = np.asarray(codes)
     if codes.ndim == 0 or len(codes) < 2:
-        raise ValueError(
-            f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}"
-        )
+        raise ValueError(f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}")
     codes = codes.reshape(len(codes), -1).astype(np.float64)
     if not np.all(np.isfinite(codes)):
         raise ValueError("`codes` must hold only finite values; it holds NaN or infinity.")

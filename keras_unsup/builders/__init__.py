@@ -1,1 +1,23 @@
 """Functional-API builders that return keras.Model objects (no training logic)."""
+
+from keras_unsup.builders.autoencoder import (
+    build_conv_denoising_autoencoder,
+    build_dense_autoencoder,
+    build_sparse_autoencoder,
+    build_vae,
+)
+from keras_unsup.builders.checks import check_images
+from keras_unsup.builders.gan import (  # noqa: F401
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    build_infogan_discriminator,
+    build_infogan_generator,
+)
+
+__all__ = [
+    "build_conv_denoising_autoencoder",
+    "build_dense_autoencoder",
+    "build_sparse_autoencoder",
+    "build_vae",
+    "check_images",
+]

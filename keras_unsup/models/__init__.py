@@ -1,1 +1,5 @@
 """keras.Model subclasses that own a custom train_step."""
+
+from keras_unsup.models.gan import GAN  # noqa: F401
+from keras_unsup.models.infogan import InfoGAN  # noqa: F401
+from keras_unsup.models.wgan_gp import WGANGP  # noqa: F401

@@ -1,0 +1,288 @@
+"""`InfoGAN`: a GAN whose generator input carries codes a recognition network recovers.
+
+Chen et al. (2016), "InfoGAN: Interpretable Representation Learning by Information
+Maximizing Generative Adversarial Nets". The generator sees `[noise, one-hot
+category, continuous codes]`; the discriminator network has a second head, Q, that
+predicts the codes from the image. Maximising a variational lower bound of the
+mutual information between codes and images (minimising Q's negative
+log-likelihood of the codes, weight `lambda_info`) makes the categorical code pick up
+discrete factors (on MNIST: the digit class), so that Q's predicted category on real
+images is an unsupervised clustering.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_unsup.models.gan import GAN, _check_count, _check_images, _check_seed, _real_images
+from keras_unsup.models.gan import _replicas, check_number
+
+
+def _check_code_sizes(noise_dim, n_categories, n_continuous):
+    for name, value, low in (("noise_dim", noise_dim, 1), ("n_categories", n_categories, 2),
+                             ("n_continuous", n_continuous, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package="keras_unsup")
+class InfoGAN(GAN):
+    """InfoGAN: a GAN plus a mutual-information loss on categorical and continuous codes.
+
+    Each `train_step` draws noise `z ~ N(0, I)`, a category `c ~ Uniform{0..K-1}`
+    and continuous codes `u ~ Uniform(-1, 1)`, and trains:
+    - D and Q on `BCE(D(x), 1) + BCE(D(G(z, c, u)), 0) + lambda_info * L_info`;
+    - G on `-log D(G(z, c, u)) + lambda_info * L_info`;
+    where `L_info = CE(c, Q_cat(G(...))) + continuous_weight * 0.5 * ||u - Q_mu(G(...))||^2`
+    is Q's negative log-likelihood of the codes (a unit-variance Gaussian for the
+    continuous ones), i.e. minus the variational mutual-information bound up to
+    constants.
+
+    Args:
+        generator: `(batch, noise_dim + n_categories + n_continuous) -> images`, e.g.
+            `build_infogan_generator(...)`.
+        discriminator: images -> `[d_logit (batch, 1), q_categorical (batch,
+            n_categories)(, q_continuous (batch, n_continuous))]`, e.g.
+            `build_infogan_discriminator(...)`.
+        noise_dim: size of the noise part of the generator input.
+        n_categories: size of the categorical code.
+        n_continuous: number of continuous codes.
+        lambda_info: weight of the mutual-information loss (1 in the paper).
+        continuous_weight: weight of the continuous codes inside it.
+        seed: seed of the noise and codes.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+
+    >>> from keras_unsup.builders.gan import build_infogan_generator, build_infogan_discriminator
+    >>> infogan = InfoGAN(build_infogan_generator((28, 28, 1)),
+    ...                   build_infogan_discriminator((28, 28, 1)), seed=0)
+    >>> infogan.compile()
+    >>> infogan.fit(image_dataset(x_train, 64), epochs=5)  # doctest: +SKIP
+    >>> clusters = infogan.predict_categories(x_test)  # (n,) ints in [0, 10)
+    """
+
+    def __init__(self, generator, discriminator, noise_dim=62, n_categories=10, n_continuous=2,
+                 lambda_info=1.0, continuous_weight=1.0, seed=None, **kwargs):
+        _check_code_sizes(noise_dim, n_categories, n_continuous)
+        lambda_info = check_number(lambda_info, "lambda_info", 0.0)
+        continuous_weight = check_number(continuous_weight, "continuous_weight", 0.0)
+        expected = noise_dim + n_categories + n_continuous
+        if isinstance(generator, keras.Model) and generator.input_shape[-1] != expected:
+            raise ValueError(
+                f"`generator` must take noise_dim + n_categories + n_continuous = {expected} "
+                f"inputs. Received: generator.input_shape={generator.input_shape}"
+            )
+        if isinstance(discriminator, keras.Model):
+            shapes = [tuple(o.shape) for o in discriminator.outputs]
+            want = [(None, 1), (None, n_categories)] + ([(None, n_continuous)] if n_continuous else [])
+            if shapes != want:
+                raise ValueError(
+                    f"`discriminator` must return {len(want)} outputs of shapes {want} "
+                    f"(d_logit, q_categorical{', q_continuous' if n_continuous else ''}). "
+                    f"Received: output shapes {shapes}"
+                )
+        super().__init__(generator, discriminator, seed=seed, **kwargs)
+        self.noise_dim = int(noise_dim)
+        self.n_categories = int(n_categories)
+        self.n_continuous = int(n_continuous)
+        self.lambda_info = lambda_info
+        self.continuous_weight = continuous_weight
+
+    def _make_trackers(self):
+        super()._make_trackers()
+        self.info_loss_tracker = keras.metrics.Mean(name="info_loss")
+        self.q_accuracy_tracker = keras.metrics.Mean(name="q_accuracy")
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.info_loss_tracker,
+                self.q_accuracy_tracker]
+
+    def _default_g_optimizer(self):
+        # Chen et al. (2016): learning rate 2e-4 for D, 1e-3 for G, Adam.
+        return keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+    # ---- codes ----------------------------------------------------------------------
+    def sample_codes(self, batch_size):
+        """`(latent, categories, continuous)` drawn from the model's seed generator.
+
+        `latent` is the generator input `[noise, one_hot(categories), continuous]`,
+        `categories` int32 `(batch,)`, `continuous` `(batch, n_continuous)` in [-1, 1].
+        """
+        seed = self.seed_generator
+        noise = self._draw(lambda s: keras.random.normal(s, seed=seed),
+                           (batch_size, self.noise_dim))
+        categories = self._draw(
+            lambda s: keras.random.randint(s, 0, self.n_categories, seed=seed, dtype="int32"),
+            (batch_size,))
+        parts = [noise, ops.one_hot(categories, self.n_categories, dtype=noise.dtype)]
+        continuous = None
+        if self.n_continuous:
+            continuous = self._draw(lambda s: keras.random.uniform(s, -1.0, 1.0, seed=seed),
+                                    (batch_size, self.n_continuous))
+            parts.append(continuous)
+        return ops.concatenate(parts, axis=-1), categories, continuous
+
+    def sample_latent(self, batch_size):
+        return self.sample_codes(batch_size)[0]
+
+    def make_latent(self, categories, continuous=None, noise=None, seed=0):
+        """Generator inputs for chosen codes (NumPy), with noise drawn from `seed`.
+
+        Args:
+            categories: ints `(n,)` in `[0, n_categories)`.
+            continuous: `(n, n_continuous)` values, or `None` for zeros.
+            noise: `(n, noise_dim)` values, or `None` to draw them with `seed`.
+            seed: seed of the noise.
+
+        Returns:
+            float32 array `(n, noise_dim + n_categories + n_continuous)`.
+        """
+        categories = np.asarray(categories).reshape(-1)
+        n = len(categories)
+        if n == 0 or not np.issubdtype(categories.dtype, np.integer) or categories.min() < 0 \
+                or categories.max() >= self.n_categories:
+            raise ValueError(
+                f"`categories` must be a non-empty array of ints in [0, {self.n_categories}). "
+                f"Received: {categories!r}"
+            )
+        if continuous is None:
+            continuous = np.zeros((n, self.n_continuous), np.float32)
+        continuous = np.asarray(continuous, np.float32).reshape(n, -1)
+        if continuous.shape != (n, self.n_continuous):
+            raise ValueError(
+                f"`continuous` must have shape ({n}, {self.n_continuous}). "
+                f"Received: continuous.shape={continuous.shape}"
+            )
+        if noise is None:
+            noise = np.random.default_rng(_check_seed(seed)).standard_normal((n, self.noise_dim))
+        noise = np.asarray(noise, np.float32)
+        if noise.shape != (n, self.noise_dim):
+            raise ValueError(
+                f"`noise` must have shape ({n}, {self.noise_dim}). Received: noise.shape={noise.shape}"
+            )
+        one_hot = np.eye(self.n_categories, dtype=np.float32)[categories]
+        return np.concatenate([noise, one_hot, continuous], axis=1).astype(np.float32)
+
+    def fixed_latent(self, n, seed=0):
+        """`n` generator inputs: categories cycling 0, 1, ..., continuous codes from `seed`.
+
+        With `n` a multiple of `n_categories`, a grid of `n_categories` columns shows
+        one category per column.
+        """
+        n = _check_count(n, "n")
+        rng = np.random.default_rng(_check_seed(seed))
+        categories = np.arange(n) % self.n_categories
+        continuous = rng.uniform(-1.0, 1.0, (n, self.n_continuous))
+        noise = rng.standard_normal((n, self.noise_dim))
+        return self.make_latent(categories, continuous, noise)
+
+    def traversal_latent(self, code=0, values=None, seed=0):
+        """Generator inputs for a latent traversal: rows = categories, columns = values.
+
+        Every image shares one noise vector (drawn with `seed`); row `k` has category
+        `k`; column `j` sets continuous code `code` to `values[j]` (the others 0).
+
+        Args:
+            code: index of the continuous code to sweep.
+            values: the values swept (default: 9 from -2 to 2, beyond the training
+                range [-1, 1] as in the paper).
+            seed: seed of the shared noise.
+
+        Returns:
+            float32 array `(n_categories * len(values), latent_dim)`, row-major.
+        """
+        if self.n_continuous == 0:
+            raise ValueError("`traversal_latent` needs a continuous code. Received: n_continuous=0")
+        if isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
+                or not 0 <= code < self.n_continuous:
+            raise ValueError(
+                f"`code` must be an integer in [0, {self.n_continuous}). Received: code={code!r}"
+            )
+        values = np.linspace(-2.0, 2.0, 9) if values is None else np.asarray(values, np.float32)
+        if values.ndim != 1 or len(values) == 0:
+            raise ValueError(f"`values` must be a non-empty 1-D sequence. Received: {values!r}")
+        rows, cols = self.n_categories, len(values)
+        categories = np.repeat(np.arange(rows), cols)
+        continuous = np.zeros((rows * cols, self.n_continuous), np.float32)
+        continuous[:, code] = np.tile(values, rows)
+        noise = np.random.default_rng(_check_seed(seed)).standard_normal((1, self.noise_dim))
+        return self.make_latent(categories, continuous, np.repeat(noise, rows * cols, axis=0))
+
+    # ---- training -------------------------------------------------------------------
+    def _info_loss(self, outputs, categories, continuous):
+        q_logits = outputs[1]
+        loss = ops.mean(ops.sparse_categorical_crossentropy(categories, q_logits, from_logits=True))
+        if self.n_continuous:
+            loss = loss + self.continuous_weight * 0.5 * ops.mean(
+                ops.sum(ops.square(continuous - outputs[2]), axis=-1))
+        return loss
+
+    def train_step(self, data):
+        real = _real_images(data)
+        batch_size = ops.shape(real)[0]
+        scale = 1.0 / _replicas()
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+
+        latent, categories, continuous = self.sample_codes(batch_size)
+        fake = self.generator(latent, training=True)
+        with tf.GradientTape() as tape:
+            real_out = self.discriminator(real, training=True)
+            fake_out = self.discriminator(fake, training=True)
+            d_loss = self._discriminator_loss(real_out[0], fake_out[0])
+            total = (d_loss + self.lambda_info * self._info_loss(fake_out, categories, continuous))
+            scaled = total * scale  # inside the tape, or it has no gradient
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+
+        latent, categories, continuous = self.sample_codes(batch_size)
+        with tf.GradientTape() as tape:
+            fake_out = self.discriminator(self.generator(latent, training=True), training=True)
+            g_loss = self._generator_loss(fake_out[0])
+            info_loss = self._info_loss(fake_out, categories, continuous)
+            scaled = (g_loss + self.lambda_info * info_loss) * scale
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+
+        hits = ops.cast(ops.equal(ops.argmax(fake_out[1], axis=-1), ops.cast(categories, "int64")),
+                        "float32")
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.info_loss_tracker.update_state(info_loss)
+        self.q_accuracy_tracker.update_state(ops.mean(hits))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ---- use ------------------------------------------------------------------------
+    def recognition_model(self):
+        """Q as a model: images -> `[categorical logits, continuous means]` (shares layers)."""
+        return keras.Model(self.discriminator.inputs, self.discriminator.outputs[1:],
+                           name="q_network")
+
+    def predict_codes(self, x, batch_size=512):
+        """Q's category probabilities `(n, n_categories)` and continuous means `(n, n_continuous)`."""
+        x = _check_images(x, self.image_shape)
+        batch_size = _check_count(batch_size, "batch_size")
+        probs, means = [], []
+        for i in range(0, len(x), batch_size):
+            out = self.discriminator(x[i:i + batch_size], training=False)
+            probs.append(keras.ops.convert_to_numpy(ops.softmax(out[1], axis=-1)))
+            if self.n_continuous:
+                means.append(keras.ops.convert_to_numpy(out[2]))
+        means = np.concatenate(means) if means else np.zeros((len(x), 0), np.float32)
+        return np.concatenate(probs), means
+
+    def predict_categories(self, x, batch_size=512):
+        """Q's most likely category for each image `(n,)`: InfoGAN as a clusterer."""
+        return np.argmax(self.predict_codes(x, batch_size)[0], axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "noise_dim": self.noise_dim,
+            "n_categories": self.n_categories,
+            "n_continuous": self.n_continuous,
+            "lambda_info": self.lambda_info,
+            "continuous_weight": self.continuous_weight,
+        })
+        return config

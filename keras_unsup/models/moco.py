@@ -1,0 +1,214 @@
+"""MoCo: momentum contrast with a queue of negative keys (He et al., 2020).
+
+A query encoder learns by gradient descent; a key encoder follows it as an
+exponential moving average (momentum `m`, no gradients) and encodes the second
+view of each image into a key. Each query is contrasted (InfoNCE) against its own
+key and the `K` keys of past batches held in a first-in-first-out queue, so the
+number of negatives is decoupled from the batch size.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
+from keras_unsup.layers.info_nce import InfoNCE, l2_normalize
+
+
+def check_views(data, model_name):
+    """`(view_1, view_2)` from a training batch, or a clear error."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return data[0], data[1]
+    raise ValueError(
+        f"{model_name} trains on pairs of views `(view_1, view_2)`, as "
+        "`keras_unsup.data.views.two_view_dataset` yields them. "
+        f"Received: a batch of type {type(data).__name__}"
+    )
+
+
+def replicas_in_sync():
+    """Number of replicas training in sync (1 outside tf.distribute)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+@keras.saving.register_keras_serializable(package="keras_unsup")
+class MoCo(keras.Model):
+    """Momentum contrast: query encoder, momentum key encoder and a queue of keys.
+
+    Each training step (on a batch of view pairs from `two_view_dataset`):
+
+    1. the key encoder moves towards the query encoder:
+       `key_w = m * key_w + (1 - m) * query_w` (no gradients flow into it);
+    2. the second views are encoded into L2-normalised keys;
+    3. the first views are encoded into queries, and the InfoNCE loss of each query
+       against its key (positive) and the queue (negatives) is minimised;
+    4. the keys enter the queue, the oldest leave (first in, first out). Under
+       `tf.distribute`, the keys of all replicas are gathered first, so every replica
+       holds the same queue.
+
+    `queue_size` may be smaller than the batch: the queue then keeps the newest keys.
+    Calling the model returns the query encoder's embeddings (what probes use).
+
+    Args:
+        encoder: a Functional backbone from images to flat embeddings `(batch, dim)`,
+            e.g. `build_small_convnet(input_shape)`.
+        queue_size: number `K` of negative keys kept, >= 1.
+        momentum: momentum `m` of the key encoder, in [0, 1).
+        temperature: InfoNCE temperature, > 0.
+        projection_dim: size of an MLP projection head (MoCo v2) on top of the
+            encoder, or `None` for none (MoCo v1: the loss sees the embedding).
+        seed: seed of the queue's random initial keys.
+
+    Example:
+
+    >>> moco = MoCo(build_small_convnet((28, 28, 1)), queue_size=4096, momentum=0.99)
+    >>> moco.compile(optimizer="adam")
+    >>> moco.fit(two_view_dataset(x, 256, seed=0), epochs=5)
+    >>> embeddings = moco.predict(x_test)
+    """
+
+    def __init__(self, encoder, queue_size=4096, momentum=0.999, temperature=0.1,
+                 projection_dim=None, seed=None, **kwargs):
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise ValueError(f"`queue_size` must be an integer >= 1. Received: queue_size={queue_size!r}")
+        if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
+                or not 0.0 <= momentum < 1.0):
+            raise ValueError(f"`momentum` must be a number in [0, 1). Received: momentum={momentum!r}")
+        if projection_dim is not None and (isinstance(projection_dim, bool)
+                                           or not isinstance(projection_dim, int)
+                                           or projection_dim < 1):
+            raise ValueError("`projection_dim` must be None or an integer >= 1. "
+                             f"Received: projection_dim={projection_dim!r}")
+        embedding_dim = embedding_dim_of(encoder)
+        info_nce = InfoNCE(temperature, name="info_nce")  # validates `temperature`
+        kwargs.setdefault("name", "moco")
+        super().__init__(**kwargs)
+        self.queue_size = queue_size
+        self.momentum = float(momentum)
+        self.temperature = float(temperature)
+        self.projection_dim = projection_dim
+        self.seed = seed
+        self.encoder = encoder
+        self.info_nce = info_nce
+        self.projector = None
+        self.key_projector = None
+        if projection_dim is not None:
+            self.projector = build_projection_head(embedding_dim, projection_dim)
+        self.key_encoder = _frozen_copy(encoder, "key_encoder")
+        if self.projector is not None:
+            self.key_projector = _frozen_copy(self.projector, "key_projector")
+        key_dim = projection_dim or embedding_dim
+        # Identical on every replica (the keys entering it are gathered first), so
+        # the first replica's value stands for all.
+        self.queue = self.add_weight(
+            shape=(queue_size, key_dim), name="queue", trainable=False,
+            initializer=keras.initializers.RandomNormal(seed=seed),
+            aggregation="only_first_replica",
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def call(self, inputs, training=False):
+        return self.encoder(inputs, training=training)
+
+    def _query(self, images, training):
+        z = self.encoder(images, training=training)
+        return z if self.projector is None else self.projector(z, training=training)
+
+    def _key(self, images):
+        z = self.key_encoder(images, training=False)
+        return z if self.key_projector is None else self.key_projector(z, training=False)
+
+    def _momentum_pairs(self):
+        query = list(self.encoder.weights)
+        key = list(self.key_encoder.weights)
+        if self.projector is not None:
+            query += list(self.projector.weights)
+            key += list(self.key_projector.weights)
+        return list(zip(key, query))
+
+    def update_key_encoder(self):
+        """Moves the key encoder towards the query encoder: `k = m k + (1 - m) q`."""
+        m = self.momentum
+
+        def ema(key_var, query_value):
+            return key_var.assign(m * key_var + (1.0 - m) * query_value)
+
+        def merged(strategy, pairs):
+            # In cross-replica context: update each replica's copy of the key weights
+            # from its (identical) copy of the query weights.
+            for key_var, query_var in pairs:
+                strategy.extended.update(key_var.value, ema, args=(query_var.value,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            merged, tf.distribute.get_strategy(), self._momentum_pairs())
+
+    def enqueue(self, keys):
+        """Appends `keys` (all replicas' keys) to the queue, dropping the oldest."""
+        queue = ops.concatenate([ops.convert_to_tensor(self.queue), ops.cast(keys, "float32")], 0)
+        self.queue.assign(queue[-self.queue_size:])
+
+    def train_step(self, data):
+        query_view, key_view = check_views(data, "MoCo")
+        self.update_key_encoder()
+        keys = ops.stop_gradient(l2_normalize(self._key(key_view)))
+        negatives = ops.convert_to_tensor(self.queue)
+        with tf.GradientTape() as tape:
+            queries = self._query(query_view, training=True)
+            losses, logits = self.info_nce(queries, keys, negatives, return_logits=True)
+            loss = ops.mean(losses)
+            # Gradients are summed over replicas; scale so that they average.
+            scaled = loss / replicas_in_sync()
+        variables = self.encoder.trainable_weights + (
+            self.projector.trainable_weights if self.projector is not None else [])
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            keys = context.all_gather(keys, axis=0)
+        self.enqueue(keys)
+        hits = ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")
+        self.loss_tracker.update_state(loss)
+        self.accuracy_tracker.update_state(ops.mean(hits))
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        query_view, key_view = check_views(data, "MoCo")
+        keys = l2_normalize(self._key(key_view))
+        losses, logits = self.info_nce(self._query(query_view, False), keys,
+                                       ops.convert_to_tensor(self.queue), return_logits=True)
+        self.loss_tracker.update_state(ops.mean(losses))
+        self.accuracy_tracker.update_state(
+            ops.mean(ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")))
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "queue_size": self.queue_size, "momentum": self.momentum,
+            "temperature": self.temperature, "projection_dim": self.projection_dim,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+
+def _frozen_copy(model, name):
+    """A copy of `model` with the same weights that no optimizer trains."""
+    copy = keras.models.clone_model(model)
+    copy.name = name
+    copy.set_weights(model.get_weights())
+    copy.trainable = False
+    return copy

@@ -1,0 +1,360 @@
+"""Recipes of the clustering family: pixel baselines, autoencoder codes, UMAP, DEC, IDEC.
+
+Every method clusters all images of the dataset (`x_all`, train and test together,
+as DEC and N2D do on MNIST) into `n_clusters` groups (by default the number of
+classes), and scores the clusters against the true labels, which are used only for
+scoring and for colouring the plots. A run folder gets `metrics.json`,
+`confusion_matrix.png`, `embedding_clusters.png` and `embedding_labels.png` (the
+features the method clusters, projected to 2-D, coloured by cluster and by class),
+and for the deep methods the trained model (`model.keras`).
+
+| method      | features clustered                                 | clusterer            |
+| ----------- | -------------------------------------------------- | -------------------- |
+| kmeans      | pixels                                             | k-means              |
+| gmm         | pixels -> PCA                                      | full-covariance GMM  |
+| ae-kmeans   | codes of a pretrained dense autoencoder            | k-means              |
+| ae-gmm      | codes of a pretrained dense autoencoder            | full-covariance GMM  |
+| ae-umap-gmm | codes -> UMAP (N2D, McConville et al., 2020)       | full-covariance GMM  |
+| dec         | codes fine-tuned by DEC (Xie et al., 2016)         | Student's t centres  |
+| idec        | codes fine-tuned by IDEC (Guo et al., 2017)        | Student's t centres  |
+
+The deep methods share one pretraining: pass the option `ae_dir` (a folder) and the
+autoencoder trained there for a dataset and seed is reused by every later run with
+the same `ae_dir`, which is how the benchmark runs five deep methods for the price of
+one pretraining. Without `ae_dir` the autoencoder is trained inside the run folder.
+Reruns into the same folder resume: the pretraining from its last finished epoch,
+DEC and IDEC from their last refresh of the target distribution, UMAP from its saved
+embedding.
+"""
+
+import numpy as np
+
+from keras_unsup.evaluation.metrics import clustering_scores
+from keras_unsup.recipes.base import RunDir, Stopwatch, epochs_for, register
+
+FAMILY = "clustering"
+
+# Defaults per method; `epochs` are the autoencoder's pretraining epochs per dataset.
+PRETRAIN = {"code_size": 10, "hidden_units": (500, 500, 2000), "batch_size": 256,
+            "learning_rate": 1e-3, "quick_epochs": 10,
+            "epochs": {"digits": 150, "fashion_mnist": 30, "mnist": 30},
+            "default_epochs": 30}
+DEFAULTS = {
+    "kmeans": {"n_init": 10},
+    "gmm": {"pca_components": 50, "n_init": 2},
+    "ae-kmeans": {"n_init": 10},
+    "ae-gmm": {"n_init": 3},
+    "ae-umap-gmm": {"umap_neighbors": 20, "umap_min_dist": 0.0, "umap_components": None,
+                    "n_init": 3},
+    "dec": {"update_interval": 140, "tol": 1e-3, "max_iter": 5000, "dec_batch_size": 256,
+            "alpha": 1.0, "n_init": 20},
+    "idec": {"update_interval": 140, "tol": 1e-3, "max_iter": 5000, "dec_batch_size": 256,
+             "alpha": 1.0, "n_init": 20, "gamma": 0.1},
+}
+QUICK_MAX_ITER = 300  # DEC/IDEC steps in quick mode
+PLOT_POINTS = 2000  # points in the embedding plots (t-SNE time grows with them)
+
+
+def _settings(config, method):
+    settings = dict(DEFAULTS[method])
+    for key in settings:
+        value = config.option(key)
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def _n_clusters(config, data, n):
+    value = config.option("n_clusters", data.n_classes)
+    if value is None:
+        raise ValueError("The dataset has no labels, so the number of clusters is unknown: "
+                         "pass the option `n_clusters`. Received: n_clusters=None")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 2 <= value <= n:
+        raise ValueError(f"`n_clusters` must be an integer in [2, {n}] (the number of images). "
+                         f"Received: n_clusters={value!r}")
+    return int(value)
+
+
+def _images(data):
+    x = data.x_all
+    if not np.all(np.isfinite(x)):
+        raise ValueError("The images must hold only finite values; they hold NaN or infinity.")
+    return x
+
+
+def _labels(data):
+    y = data.y_all
+    if y is None:  # unlabelled data: nothing to score against
+        return None
+    return y
+
+
+def _scores(y, labels):
+    if y is None:
+        return {}
+    return clustering_scores(y, labels)
+
+
+# --- figures -------------------------------------------------------------------------
+
+def write_figures(run, features, labels, y, *, seed=0, class_names=None,
+                  plot_points=PLOT_POINTS, title=""):
+    """Confusion matrix and 2-D embedding plots (by cluster and by class) of a run."""
+    if not run:
+        return
+    from keras_unsup import viz
+
+    if y is not None:
+        run.save_figure(viz.plot_confusion_matrix(y, labels, class_names=class_names,
+                                                  title=None), "confusion_matrix.png")
+    features = np.asarray(features).reshape(len(features), -1)
+    method = "tsne" if features.shape[1] > 2 else "pca"
+    points, index = viz.project_2d(features, method=method, seed=seed, max_points=plot_points)
+    run.save_figure(viz.plot_latent(points, labels[index], title=f"{title}: clusters"),
+                    "embedding_clusters.png")
+    if y is not None:
+        run.save_figure(viz.plot_latent(points, y[index], title=f"{title}: true classes",
+                                        class_names=class_names), "embedding_labels.png")
+
+
+def _finish(config, data, run, features, labels, title, extra):
+    y = _labels(data)
+    metrics = {**_scores(y, labels), "n_clusters": int(len(np.unique(labels))),
+               "n_clustered": int(len(labels)), **extra}
+    if run:
+        np.save(run.file("labels.npy"), np.asarray(labels, np.int64))
+    write_figures(run, features, np.asarray(labels), y, seed=config.seed,
+                  class_names=data.class_names,
+                  plot_points=int(config.option("plot_points", PLOT_POINTS)), title=title)
+    return metrics
+
+
+# --- pixel baselines -----------------------------------------------------------------
+
+@register("kmeans", family=FAMILY, summary="k-means on pixels (baseline)")
+def run_kmeans(config, data, run):
+    from sklearn.cluster import KMeans
+
+    x = _images(data).reshape(len(data.x_all), -1)
+    k = _n_clusters(config, data, len(x))
+    s = _settings(config, "kmeans")
+    with Stopwatch() as watch:
+        labels = KMeans(k, n_init=int(s["n_init"]), random_state=config.seed).fit_predict(x)
+    return _finish(config, data, run, x, labels, "k-means on pixels",
+                   {"cluster_time_s": watch.seconds})
+
+
+@register("gmm", family=FAMILY, summary="PCA then a full-covariance GMM on pixels (baseline)")
+def run_gmm(config, data, run):
+    from sklearn.decomposition import PCA
+
+    x = _images(data).reshape(len(data.x_all), -1)
+    k = _n_clusters(config, data, len(x))
+    s = _settings(config, "gmm")
+    with Stopwatch() as watch:
+        n_comp = int(min(s["pca_components"], x.shape[1], len(x) - 1))
+        reduced = PCA(n_comp, random_state=config.seed).fit_transform(x)
+        labels = _gmm(reduced, k, config.seed, s["n_init"])
+    return _finish(config, data, run, reduced, labels, "GMM on PCA of pixels",
+                   {"cluster_time_s": watch.seconds, "pca_components": n_comp})
+
+
+def _gmm(features, k, seed, n_init):
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(k, covariance_type="full", n_init=int(n_init), random_state=seed,
+                          reg_covar=1e-5)
+    return gmm.fit(features.astype(np.float64)).predict(features.astype(np.float64))
+
+
+# --- autoencoder pretraining ------------------------------------------------------------
+
+def pretrained_autoencoder(config, data, run):
+    """The dense autoencoder of a run, trained on `x_all` once and reused.
+
+    With the option `ae_dir` the autoencoder lives in that folder (shared between
+    runs); otherwise in `run`'s `pretrain/` folder. Returns `(autoencoder, encoder,
+    decoder, info)`, `info` holding the pretraining's time and throughput.
+    """
+    import keras
+
+    from keras_unsup.builders.autoencoder import build_dense_autoencoder
+    from keras_unsup.recipes.common import pretrain_autoencoder
+
+    x = _images(data)
+    epochs = epochs_for(config, PRETRAIN, data.name)
+    code_size = int(config.option("code_size", PRETRAIN["code_size"]))
+    hidden = tuple(config.option("hidden_units", PRETRAIN["hidden_units"]))
+    batch = int(config.batch_size or PRETRAIN["batch_size"])
+    key = {"dataset": data.name, "n": int(len(x)), "image_shape": list(x.shape[1:]),
+           "epochs": epochs, "code_size": code_size, "hidden_units": list(hidden),
+           "batch_size": batch, "seed": config.seed}
+    folder = config.option("ae_dir")
+    if folder is None and run:
+        folder = run.file("pretrain")
+    ae_run = RunDir(folder)
+    saved = ae_run.file("autoencoder.keras")
+    info = ae_run.read_json("pretrain.json")
+    if saved is not None and saved.is_file() and info is not None and info.get("key") == key:
+        autoencoder = keras.saving.load_model(saved)
+        encoder = autoencoder.get_layer("encoder") if _has_layer(autoencoder, "encoder") \
+            else None
+        decoder = autoencoder.get_layer("decoder") if _has_layer(autoencoder, "decoder") \
+            else None
+        if encoder is not None and decoder is not None:
+            return autoencoder, encoder, decoder, {**info["metrics"], "pretrain_reused": True}
+    if info is not None and info.get("key") != key and ae_run:
+        raise ValueError(
+            f"`ae_dir` holds an autoencoder pretrained with other settings ({info.get('key')}); "
+            f"this run asks for {key}. Received: ae_dir={str(folder)!r}"
+        )
+    with Stopwatch() as watch:
+        autoencoder, encoder, decoder, throughput = pretrain_autoencoder(
+            x, builder=build_dense_autoencoder, epochs=epochs, batch_size=batch,
+            seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
+            learning_rate=float(config.option("learning_rate", PRETRAIN["learning_rate"])),
+            code_size=code_size, hidden_units=hidden)
+    recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
+    metrics = {"pretrain_epochs": epochs, "pretrain_time_s": watch.seconds,
+               "images_per_second": throughput.images_per_second,
+               "recon_mse": float(recon if np.isscalar(recon) else recon[0])}
+    if ae_run:
+        autoencoder.save(saved)
+        ae_run.write_json("pretrain.json", {"key": key, "metrics": metrics})
+    return autoencoder, encoder, decoder, {**metrics, "pretrain_reused": False}
+
+
+def _has_layer(model, name):
+    return any(layer.name == name for layer in model.layers)
+
+
+def _codes(config, data, run):
+    from keras_unsup.recipes.common import encode
+
+    autoencoder, encoder, decoder, info = pretrained_autoencoder(config, data, run)
+    codes = encode(encoder, _images(data))
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("The autoencoder's codes hold NaN or infinity; pretraining diverged "
+                         "(try a smaller `learning_rate`).")
+    return autoencoder, encoder, decoder, codes, info
+
+
+@register("ae-kmeans", family=FAMILY, summary="k-means on the codes of a dense autoencoder")
+def run_ae_kmeans(config, data, run):
+    from sklearn.cluster import KMeans
+
+    k = _n_clusters(config, data, len(data.x_all))
+    s = _settings(config, "ae-kmeans")
+    autoencoder, _, _, codes, info = _codes(config, data, run)
+    with Stopwatch() as watch:
+        labels = KMeans(k, n_init=int(s["n_init"]), random_state=config.seed).fit_predict(codes)
+    run.save_model(autoencoder)
+    return _finish(config, data, run, codes, labels, "k-means on autoencoder codes",
+                   {**info, "cluster_time_s": watch.seconds})
+
+
+@register("ae-gmm", family=FAMILY, summary="full-covariance GMM on the codes of a dense autoencoder")
+def run_ae_gmm(config, data, run):
+    k = _n_clusters(config, data, len(data.x_all))
+    s = _settings(config, "ae-gmm")
+    autoencoder, _, _, codes, info = _codes(config, data, run)
+    with Stopwatch() as watch:
+        labels = _gmm(codes, k, config.seed, s["n_init"])
+    run.save_model(autoencoder)
+    return _finish(config, data, run, codes, labels, "GMM on autoencoder codes",
+                   {**info, "cluster_time_s": watch.seconds})
+
+
+def umap_embedding(codes, n_components, *, n_neighbors=20, min_dist=0.0, seed=0):
+    """UMAP of the codes (N2D's manifold step), float32 `(n, n_components)`."""
+    import umap
+
+    n_neighbors = int(min(n_neighbors, len(codes) - 1))
+    reducer = umap.UMAP(n_components=int(n_components), n_neighbors=n_neighbors,
+                        min_dist=float(min_dist), metric="euclidean", random_state=seed,
+                        n_jobs=1)
+    return np.asarray(reducer.fit_transform(codes), np.float32)
+
+
+@register("ae-umap-gmm", family=FAMILY,
+          summary="autoencoder codes -> UMAP -> GMM (N2D-style manifold clustering)")
+def run_ae_umap_gmm(config, data, run):
+    k = _n_clusters(config, data, len(data.x_all))
+    s = _settings(config, "ae-umap-gmm")
+    autoencoder, _, _, codes, info = _codes(config, data, run)
+    n_components = int(s["umap_components"] or k)
+    cache = run.checkpoint_dir / "umap.npy" if run else None
+    with Stopwatch() as watch:
+        if cache is not None and cache.is_file():
+            embedded = np.load(cache)
+        else:
+            embedded = umap_embedding(codes, n_components, n_neighbors=s["umap_neighbors"],
+                                      min_dist=s["umap_min_dist"], seed=config.seed)
+            if cache is not None:
+                np.save(cache, embedded)
+    umap_time = watch.seconds
+    with Stopwatch() as gmm_watch:
+        labels = _gmm(embedded, k, config.seed, s["n_init"])
+    run.save_model(autoencoder)
+    return _finish(config, data, run, embedded, labels, "GMM on UMAP of autoencoder codes",
+                   {**info, "umap_time_s": umap_time, "cluster_time_s": umap_time
+                    + gmm_watch.seconds, "umap_components": n_components})
+
+
+# --- DEC and IDEC ---------------------------------------------------------------------
+
+def _run_dec(method, config, data, run):
+    from keras_unsup.models.dec import DEC, IDEC
+
+    x = _images(data)
+    k = _n_clusters(config, data, len(x))
+    s = _settings(config, method)
+    max_iter = int(s["max_iter"])
+    if config.quick and config.option("max_iter") is None:
+        max_iter = min(max_iter, QUICK_MAX_ITER)
+    _, encoder, decoder, info = pretrained_autoencoder(config, data, run)
+    # DEC fine-tunes the encoder: work on copies so a shared pretrained model stays intact.
+    encoder = _copy(encoder)
+    common = dict(n_clusters=k, alpha=float(s["alpha"]), update_interval=int(s["update_interval"]),
+                  tol=float(s["tol"]), max_iter=max_iter, batch_size=int(s["dec_batch_size"]),
+                  n_init=int(s["n_init"]), seed=config.seed)
+    if method == "idec":
+        decoder = _copy(decoder)
+        model = IDEC(encoder, decoder, gamma=float(s["gamma"]), **common)
+    else:
+        model = DEC(encoder, **common)
+    if config.option("learning_rate_dec") is not None:
+        opt = model.default_optimizer()
+        opt.learning_rate = float(config.option("learning_rate_dec"))
+        model.compile(optimizer=opt)
+    checkpoint = run.checkpoint_dir / method if run else None
+    with Stopwatch() as watch:
+        model.fit(x, verbose=int(config.verbose > 0), checkpoint_dir=checkpoint)
+    run.save_model(model)
+    if run:
+        run.write_json("dec_history.json", model.history_)
+    codes = model.transform(x)
+    return _finish(config, data, run, codes, model.labels_, method.upper(),
+                   {**info, "cluster_time_s": watch.seconds, "dec_iterations": model.n_iter_,
+                    "dec_converged": bool(model.converged_)})
+
+
+def _copy(model):
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+@register("dec", family=FAMILY, summary="Deep Embedded Clustering on a pretrained autoencoder")
+def run_dec(config, data, run):
+    return _run_dec("dec", config, data, run)
+
+
+@register("idec", family=FAMILY, summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
+def run_idec(config, data, run):
+    return _run_dec("idec", config, data, run)
+
+
+__all__ = ["DEFAULTS", "PRETRAIN", "pretrained_autoencoder", "umap_embedding", "write_figures"]

@@ -1,0 +1,155 @@
+"""Recipes of the self-supervised family: MoCo, SimCLR and rotation prediction.
+
+Each trains the small ConvNet (2 conv, 1 max-pool, 1 dense) on the training images
+without labels, then freezes it and scores its embeddings: a linear probe and a
+kNN vote (fitted on the training embeddings, scored on the test ones), k-means
+ACC/NMI/ARI on the test embeddings, and a t-SNE plot coloured by label.
+"""
+
+import keras
+
+from keras_unsup.builders.backbones import build_small_convnet
+from keras_unsup.data.pipeline import image_dataset
+from keras_unsup.data.views import default_augmentation, two_view_dataset
+from keras_unsup.evaluation.metrics import kmeans_scores, knn_accuracy, linear_probe_accuracy
+from keras_unsup.recipes import training
+from keras_unsup.recipes.base import epochs_for, register
+from keras_unsup.recipes.common import encode
+
+_COMMON = {"embedding_dim": 128, "learning_rate": 1e-3, "quick_epochs": 2, "plot": True,
+           "tsne_points": 2000}
+# Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
+DEFAULTS = {
+    "moco": {**_COMMON, "batch_size": 256, "queue_size": 4096, "momentum": 0.99,
+             "temperature": 0.1, "projection_dim": None,
+             "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}, "default_epochs": 20},
+    "simclr": {**_COMMON, "batch_size": 256, "temperature": 0.5, "projection_dim": 64,
+               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10},
+               "default_epochs": 20},
+    "rotnet": {**_COMMON, "batch_size": 128,
+               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10},
+               "default_epochs": 20},
+}
+
+
+def _settings(config, method):
+    settings = dict(DEFAULTS[method])
+    unknown = sorted(set(config.options) - set(settings) - {"epochs", "default_epochs"})
+    if unknown:
+        raise ValueError(f"Unknown option(s) for {method}: {unknown}. "
+                         f"Expected some of: {sorted(k for k in settings if k != 'epochs')}")
+    settings.update({k: v for k, v in config.options.items() if v is not None})
+    if config.batch_size is not None:
+        settings["batch_size"] = config.batch_size
+    return settings
+
+
+def _batch_size(settings, n_images):
+    """The batch size, no larger than the training set (batches are all full)."""
+    return int(min(settings["batch_size"], n_images))
+
+
+def _build_model(method, input_shape, settings, seed):
+    from keras_unsup.models.moco import MoCo
+    from keras_unsup.models.rotnet import RotNet
+    from keras_unsup.models.simclr import SimCLR
+
+    encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"])
+    if method == "moco":
+        return MoCo(encoder, queue_size=settings["queue_size"], momentum=settings["momentum"],
+                    temperature=settings["temperature"],
+                    projection_dim=settings["projection_dim"], seed=seed)
+    if method == "simclr":
+        return SimCLR(encoder, projection_dim=settings["projection_dim"],
+                      temperature=settings["temperature"])
+    return RotNet(encoder)
+
+
+def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", plot=True,
+                        tsne_points=2000):
+    """Scores frozen embeddings: linear probe, kNN, k-means ACC/NMI/ARI, t-SNE plot.
+
+    Args:
+        encoder: a model from images to flat embeddings.
+        data: a `Dataset`; probes fit on the training split and score on the test one.
+        run: a `RunDir` for the t-SNE plot (`tsne.png`), or `None`.
+        seed: seed of k-means and t-SNE.
+        title: title of the plot.
+        plot: draw the t-SNE plot (when `run` writes).
+        tsne_points: test embeddings shown in the plot.
+
+    Returns:
+        A dict with `linear_probe_acc`, `knn_acc`, `acc`, `nmi`, `ari` (empty for
+        unlabelled data).
+    """
+    if data.y_train is None or data.y_test is None:
+        return {}
+    train_codes = encode(encoder, data.x_train)
+    test_codes = encode(encoder, data.x_test)
+    metrics = {
+        "linear_probe_acc": linear_probe_accuracy(train_codes, data.y_train, test_codes,
+                                                  data.y_test),
+        "knn_acc": knn_accuracy(train_codes, data.y_train, test_codes, data.y_test, k=5),
+    }
+    scores, _ = kmeans_scores(test_codes, data.y_test, data.n_classes, seed=seed)
+    metrics.update(scores)
+    if plot and run:
+        from keras_unsup.viz import plot_latent, project_2d
+
+        points, index = project_2d(test_codes, method="tsne", seed=seed, max_points=tsne_points)
+        fig = plot_latent(points, data.y_test[index], title=title, class_names=data.class_names)
+        run.save_figure(fig, "tsne.png")
+    return metrics
+
+
+def train_self_supervised(method, config, data, run):
+    """Builds, trains and evaluates `method`; returns `(metrics, model)`."""
+    settings = _settings(config, method)
+    epochs = epochs_for(config, settings, data.name)
+    x = data.x_train
+    batch_size = _batch_size(settings, len(x))
+    model = _build_model(method, data.image_shape, settings, config.seed)
+    if method == "rotnet":
+        train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
+    else:
+        augmentation = default_augmentation(data.name, seed=config.seed)
+        train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]), jit_compile=True)
+    n_images = (len(x) // batch_size) * batch_size
+    history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
+                                       n_images=n_images, verbose=config.verbose)
+    metrics = {"epochs": epochs, "batch_size": batch_size,
+               "images_per_second": throughput.images_per_second}
+    for key in ("queue_size", "momentum", "temperature"):
+        if key in settings:
+            metrics[key] = settings[key]
+    for key, values in history.history.items():
+        if values:
+            metrics[f"final_{key}"] = float(values[-1])
+    metrics.update(evaluate_embeddings(
+        model.encoder, data, run=run, seed=config.seed, plot=bool(settings["plot"]),
+        tsne_points=int(settings["tsne_points"]),
+        title=f"{method} on {data.name}: t-SNE of test embeddings"))
+    run.save_model(model)
+    return metrics, model
+
+
+@register("moco", family="self-supervised", clusters=True,
+          summary="MoCo: momentum key encoder and a queue of negatives (InfoNCE)")
+def run_moco(config, data, run):
+    return train_self_supervised("moco", config, data, run)[0]
+
+
+@register("simclr", family="self-supervised", clusters=True,
+          summary="SimCLR: NT-Xent contrastive loss with in-batch negatives")
+def run_simclr(config, data, run):
+    return train_self_supervised("simclr", config, data, run)[0]
+
+
+@register("rotnet", family="self-supervised", clusters=True,
+          summary="Rotation prediction (0/90/180/270 degrees) as a pretext task")
+def run_rotnet(config, data, run):
+    return train_self_supervised("rotnet", config, data, run)[0]
+
+
+__all__ = ["DEFAULTS", "evaluate_embeddings", "train_self_supervised"]

@@ -1,0 +1,53 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from keras_unsup import cli
+
+
+def test_list_shows_every_family(capsys):
+    cli.main(["list"])
+    out = capsys.readouterr().out
+    assert "autoencoders:" in out
+    for name in ("dense-ae", "sparse-ae", "denoising-ae", "vae"):
+        assert f"  {name} " in out
+
+
+def test_unknown_method_is_one_clear_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "nope"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "`method` must be one of" in err and "Received: method='nope'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_run_is_quiet_and_writes_metrics(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_unsup.cli", "run", "dense-ae", "--epochs", "1",
+         "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "oneDNN" not in proc.stderr and "cuda" not in proc.stderr.lower()
+    assert "step - loss:" in proc.stdout  # Keras' progress bar is shown
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "dense-ae" and metrics["quick"] is True
+
+
+@pytest.mark.slow
+def test_benchmark_writes_markdown_and_json(tmp_path, capsys):
+    cli.main(["benchmark", "--methods", "dense-ae,vae", "--epochs", "1", "--quick",
+              "--seeds", "0,1", "--out", str(tmp_path)])
+    table = (tmp_path / "results.md").read_text()
+    assert "| method | ACC | NMI | ARI | training time | seeds |" in table
+    assert "| dense-ae |" in table and "| vae |" in table
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["dense-ae", "vae"]
+    acc = rows[0]["summary"]["acc"]
+    runs = [r["acc"] for r in rows[0]["runs"]]
+    assert acc["n"] == 2 and acc["min"] == min(runs) and acc["max"] == max(runs)
