@@ -161,6 +161,9 @@ def scale_check(n=100_000, dim=128, queries=1000, k=10, seed=0):
 
 
 def main(argv=None):
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # retracing notes of the many small predict functions
     args = parse_args(argv)
     data = ku.load_dataset(args.dataset, seed=0)
     if args.quick:
@@ -214,8 +217,6 @@ def main(argv=None):
     fig, _, _ = plot_projection(indexes[best].embeddings, data.y_test, method="umap",
                                 max_points=5000, class_names=data.class_names, seed=args.seed)
     save_figure(fig, figures / f"umap_{best}.png", close=True)
-
-    import tensorflow as tf
 
     result = {
         "dataset": data.name,

@@ -20,9 +20,10 @@ def build_small_convnet(input_shape, embedding_dim=128, filters=(32, 64), pool_s
                         name="small_convnet"):
     """A very small ConvNet encoder: 2 convolutions, 1 max-pool, 1 dense layer.
 
-    `Conv(f1, 3) -> ReLU -> Conv(f2, 3) -> ReLU -> MaxPool(pool_size) -> Flatten ->
-    Dense(embedding_dim)`. Works for any image size of at least 5 x 5 and any number
-    of channels; for large images raise `pool_size` to keep the dense layer small.
+    `Conv(f1, 3) -> ReLU -> MaxPool(pool_size) -> Conv(f2, 3) -> ReLU -> Flatten ->
+    Dense(embedding_dim)`. Works for any image size of at least 5 x 5 (with the
+    default `pool_size=2`) and any number of channels; for large images raise
+    `pool_size` to keep the dense layer small.
 
     Args:
         input_shape: `(height, width, channels)`.
@@ -51,15 +52,16 @@ def build_small_convnet(input_shape, embedding_dim=128, filters=(32, 64), pool_s
         raise ValueError(f"`filters` must be a pair of integers. Received: filters={filters!r}")
     for f in filters:
         _check_positive_int("filters", f)
-    if min(height, width) - 4 < pool_size:
+    if (min(height, width) - 2) // pool_size < 3:
         raise ValueError(
-            f"`input_shape` must be at least {pool_size + 4} pixels high and wide for "
+            f"`input_shape` must be at least {3 * pool_size + 2} pixels high and wide for "
             f"pool_size={pool_size}. Received: input_shape={tuple(input_shape)}"
         )
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     x = layers.Conv2D(filters[0], 3, activation="relu", name="conv_1")(inputs)
-    x = layers.Conv2D(filters[1], 3, activation="relu", name="conv_2")(x)
+    # Pooling before the second convolution makes it 4x cheaper (CPU training).
     x = layers.MaxPooling2D(pool_size, name="pool")(x)
+    x = layers.Conv2D(filters[1], 3, activation="relu", name="conv_2")(x)
     x = layers.Flatten(name="flatten")(x)
     outputs = layers.Dense(embedding_dim, name="embedding")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -37,8 +37,8 @@ class GANGuard(keras.callbacks.Callback):
     Collapse: at the end of every `every` epochs the model generates `n_samples`
     images from fixed noise; their mean pairwise distance divided by that of
     `n_samples` real images is logged as `diversity_ratio`. Below
-    `collapse_ratio` a `UserWarning` reports a possible mode collapse and the epoch
-    is added to `collapse_epochs`.
+    `collapse_ratio` (after `warmup_epochs`) a `UserWarning` reports a possible
+    mode collapse and the epoch is added to `collapse_epochs`.
 
     Args:
         reference_images: real images `(m, h, w, c)` for the diversity reference
@@ -49,6 +49,8 @@ class GANGuard(keras.callbacks.Callback):
         n_samples: images used for the diversity check.
         seed: seed of the fixed noise and of the choice of reference images.
         every: check diversity every `every` epochs.
+        warmup_epochs: epochs at the start whose low diversity is logged but not
+            warned about (every GAN starts out making near-identical blurs).
 
     Example:
 
@@ -57,8 +59,8 @@ class GANGuard(keras.callbacks.Callback):
     >>> guard.stopped_reason  # None, or why training stopped
     """
 
-    def __init__(self, reference_images=None, checkpoint_path=None, collapse_ratio=0.3,
-                 n_samples=256, seed=0, every=1):
+    def __init__(self, reference_images=None, checkpoint_path=None, collapse_ratio=0.25,
+                 n_samples=256, seed=0, every=1, warmup_epochs=1):
         super().__init__()
         if checkpoint_path is not None and not str(checkpoint_path).endswith(".weights.h5"):
             raise ValueError(
@@ -70,7 +72,8 @@ class GANGuard(keras.callbacks.Callback):
             raise ValueError(
                 f"`collapse_ratio` must be a number in [0, 1]. Received: collapse_ratio={collapse_ratio!r}"
             )
-        for name, value, low in (("n_samples", n_samples, 2), ("every", every, 1)):
+        for name, value, low in (("n_samples", n_samples, 2), ("every", every, 1),
+                                 ("warmup_epochs", warmup_epochs, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
         self.reference_diversity = None
@@ -89,6 +92,7 @@ class GANGuard(keras.callbacks.Callback):
         self.n_samples = int(n_samples)
         self.seed = seed
         self.every = int(every)
+        self.warmup_epochs = int(warmup_epochs)
         self.stopped_reason = None
         self.collapse_epochs = []
         self.diversity_ratios = {}
@@ -141,7 +145,7 @@ class GANGuard(keras.callbacks.Callback):
             self.diversity_ratios[epoch] = ratio
             if logs is not None:
                 logs["diversity_ratio"] = ratio
-            if ratio < self.collapse_ratio:
+            if ratio < self.collapse_ratio and epoch >= self.warmup_epochs:
                 self.collapse_epochs.append(epoch)
                 warnings.warn(
                     f"Possible mode collapse at epoch {epoch + 1}: generated samples are "

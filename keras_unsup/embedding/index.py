@@ -265,8 +265,10 @@ class EmbeddingIndex:
                 raise ValueError(
                     f"`exclude` must hold one position per query ({m}). Received: {len(exclude)}"
                 )
-        # Rows of queries per step so that the (rows, n) similarity block fits the bound.
-        rows = max(1, min(m, self.max_block_bytes // (4 * n)))
+        # Rows of queries per step so that one step's temporaries fit the bound: the
+        # (rows, n) float32 similarities, argpartition's int64 positions and its working
+        # copy of the row: 16 bytes a cell.
+        rows = max(1, min(m, self.max_block_bytes // (16 * n)))
         indices = np.empty((m, k), dtype=np.int64)
         similarities = np.empty((m, k), dtype=np.float32)
         for start in range(0, m, rows):
@@ -277,7 +279,8 @@ class EmbeddingIndex:
                 hit = own >= 0
                 block[np.nonzero(hit)[0], own[hit]] = -np.inf
             if k < n:
-                top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+                # The k largest sit after position n - k (no negated copy of the block).
+                top = np.argpartition(block, n - k, axis=1)[:, n - k:]
             else:
                 top = np.broadcast_to(np.arange(n), block.shape).copy()
             top_sim = np.take_along_axis(block, top, axis=1)

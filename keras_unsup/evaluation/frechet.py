@@ -10,6 +10,8 @@ samples of the same size (`real_floor`), which is above 0 because of sampling
 noise.
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -51,10 +53,13 @@ def frechet_distance(features_a, features_b, eps=1e-6):
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.all(np.isfinite(covmean)):
-        offset = np.eye(len(cov_a)) * eps
-        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    with warnings.catch_warnings():
+        # Near-singular covariances (dead ReLU features, few samples) are handled below.
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+        if not np.all(np.isfinite(covmean)):
+            offset = np.eye(len(cov_a)) * eps
+            covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     covmean = np.real(covmean)
     diff = mu_a - mu_b
     value = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean)

@@ -24,16 +24,16 @@ from keras_unsup.recipes.base import epochs_for, register
 
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
-    "dcgan": {"latent_dim": 100, "filters": 64, "batch_size": 64, "jit_compile": True,
+    "dcgan": {"latent_dim": 100, "filters": 64, "batch_size": 64, "jit_compile": "auto",
               "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
               "default_epochs": 20, "quick_epochs": 2},
     "infogan": {"noise_dim": 62, "n_categories": None, "n_continuous": 2, "lambda_info": 1.0,
                 "continuous_weight": 1.0, "hidden_units": 1024, "filters": 64, "batch_size": 64,
-                "jit_compile": True,
+                "jit_compile": "auto",
                 "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
                 "default_epochs": 20, "quick_epochs": 2},
     "wgan-gp": {"latent_dim": 100, "filters": 64, "n_critic": 5, "gp_weight": 10.0,
-                "batch_size": 64, "jit_compile": True,
+                "batch_size": 64, "jit_compile": "auto",
                 "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
                 "default_epochs": 20, "quick_epochs": 2},
 }
@@ -150,7 +150,9 @@ def train_gan(method, config, data, run):
     if data.x_train.ndim != 4:
         raise ValueError(f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}")
     model = _build(method, data.image_shape, settings, config.seed)
-    model.compile(jit_compile=bool(settings["jit_compile"]))
+    # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
+    # which `run_recipe`'s seeding turns on).
+    model.compile(jit_compile=settings["jit_compile"])
     # Whole batches only: a last, small batch would give BatchNorm noisy statistics.
     batch_size = min(int(settings["batch_size"]), len(data.x_train))
     train_ds = image_dataset(data.x_train, batch_size, seed=config.seed, drop_remainder=True)
