@@ -7,6 +7,7 @@ ACC/NMI/ARI on the test embeddings, and a t-SNE plot coloured by label.
 """
 
 import keras
+import numpy as np
 
 from keras_unsup.builders.backbones import build_small_convnet
 from keras_unsup.data.pipeline import image_dataset
@@ -16,8 +17,10 @@ from keras_unsup.recipes import training
 from keras_unsup.recipes.base import epochs_for, register
 from keras_unsup.recipes.common import encode
 
+# `train_images`: train on a random subset of that many training images (probes still
+# use every image); `None` trains on all of them.
 _COMMON = {"embedding_dim": 128, "learning_rate": 1e-3, "quick_epochs": 2, "plot": True,
-           "tsne_points": 2000}
+           "tsne_points": 2000, "train_images": None}
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
     "moco": {**_COMMON, "batch_size": 256, "queue_size": 4096, "momentum": 0.99,
@@ -34,7 +37,8 @@ DEFAULTS = {
 
 def _settings(config, method):
     settings = dict(DEFAULTS[method])
-    unknown = sorted(set(config.options) - set(settings) - {"epochs", "default_epochs"})
+    unknown = sorted(set(config.options) - set(settings) - {"epochs", "default_epochs",
+                                                            "quick_epochs"})
     if unknown:
         raise ValueError(f"Unknown option(s) for {method}: {unknown}. "
                          f"Expected some of: {sorted(k for k in settings if k != 'epochs')}")
@@ -107,6 +111,12 @@ def train_self_supervised(method, config, data, run):
     settings = _settings(config, method)
     epochs = epochs_for(config, settings, data.name)
     x = data.x_train
+    n_sub = settings["train_images"]
+    if n_sub is not None:
+        if isinstance(n_sub, bool) or not isinstance(n_sub, int) or n_sub < 1:
+            raise ValueError(f"`train_images` must be an integer >= 1. Received: train_images={n_sub!r}")
+        if n_sub < len(x):
+            x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))]
     batch_size = _batch_size(settings, len(x))
     model = _build_model(method, data.image_shape, settings, config.seed)
     if method == "rotnet":
@@ -118,7 +128,7 @@ def train_self_supervised(method, config, data, run):
     n_images = (len(x) // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
-    metrics = {"epochs": epochs, "batch_size": batch_size,
+    metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": len(x),
                "images_per_second": throughput.images_per_second}
     for key in ("queue_size", "momentum", "temperature"):
         if key in settings:
