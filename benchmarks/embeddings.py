@@ -41,13 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="fashion_mnist")
-    p.add_argument("--epochs", type=int, default=8, help="epochs of the dense AE and the VAE")
+    p.add_argument("--epochs", type=int, default=6, help="epochs of the dense AE and the VAE")
     p.add_argument("--code-size", type=int, default=32)
     p.add_argument("--hidden", default="512,256", help="hidden widths of the AE and VAE")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--ssl", default="", help="comma-separated: moco,simclr (trained here)")
     p.add_argument("--ssl-epochs", type=int, default=2)
-    p.add_argument("--ssl-train", type=int, default=20000, help="training images of MoCo/SimCLR")
+    p.add_argument("--ssl-train", type=int, default=10000, help="training images of MoCo/SimCLR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None)
@@ -137,7 +137,7 @@ def retrieval(name, encoder, data, k):
         "n_index_train": len(train_index),
     }
     print(f"{name:>10}: p@{k} test {p_test:.4f}, vs train {p_train:.4f}, "
-          f"{row['queries_per_second_search']:.0f} q/s search (10k index)", flush=True)
+          f"{row['queries_per_second_search']:.0f} q/s search ({len(test_index)} index)", flush=True)
     return row, test_index
 
 
@@ -145,10 +145,9 @@ def scale_check(n=100_000, dim=128, queries=1000, k=10, seed=0):
     """Builds a random n x dim index and times queries; reports peak traced memory."""
     rng = np.random.default_rng(seed)
     codes = rng.standard_normal((n, dim), dtype=np.float32)
-    tracemalloc.start()
     index, build_s = timed(EmbeddingIndex, codes)
     del codes
-    tracemalloc.reset_peak()
+    tracemalloc.start()  # what a query step adds on top of the index itself
     q = rng.standard_normal((queries, dim), dtype=np.float32)
     (_, _), search_s = timed(index.query_codes, q, k)
     _, peak = tracemalloc.get_traced_memory()
@@ -176,17 +175,37 @@ def main(argv=None):
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
         f"embeddings_{data.name}{'_quick' if args.quick else ''}.json")
     start = time.perf_counter()
+    result = {
+        "dataset": data.name,
+        "n_train": len(data.x_train),
+        "n_test": len(data.x_test),
+        "quick": args.quick,
+        "k": args.k,
+        "command": "python benchmarks/embeddings.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
+                    "keras": keras.__version__,
+                    "note": "2 CPU cores shared with other jobs; timings are indicative"},
+        "complete": False,
+    }
+
+    def save(**parts):  # written after each stage, so an interrupted run keeps what it measured
+        result.update(parts, wall_time_s=time.perf_counter() - start)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(out, result)
 
     encoders = {"raw-pixels": {"encoder": None, "decoder": None, "train": None}}
     encoders.update(train_autoencoders(data, args))
-    if args.ssl:
-        encoders.update(train_ssl(data, args))
-
     rows, indexes = [], {}
-    for name, entry in encoders.items():
-        row, indexes[name] = retrieval(name, entry["encoder"], data, args.k)
-        row["training"] = entry["train"]
-        rows.append(row)
+
+    def measure_retrieval(names):
+        for name in names:
+            row, indexes[name] = retrieval(name, encoders[name]["encoder"], data, args.k)
+            row["training"] = encoders[name]["train"]
+            rows.append(row)
+            save(retrieval=rows)
+
+    measure_retrieval(list(encoders))
 
     curves = {}
     for name, entry in encoders.items():
@@ -196,10 +215,17 @@ def main(argv=None):
         curves[name], seconds = timed(rate_distortion, entry["encoder"], entry["decoder"],
                                       data.x_test, fit_codes=fit_codes, batch_size=512)
         print(f"{name:>10}: rate-distortion over 1..16 bits in {seconds:.0f} s", flush=True)
+        save(compression=curves)
 
     scale = scale_check()
+    save(scale_100k_x_128=scale)
     print(f"100k x 128 index: {scale['index_mb']:.0f} MB, {scale['queries_per_second']:.0f} q/s, "
           f"peak extra {scale['query_peak_extra_mb']:.0f} MB", flush=True)
+
+    if args.ssl:  # last: the slowest to train, and what came before is already saved
+        ssl = train_ssl(data, args)
+        encoders.update(ssl)
+        measure_retrieval(list(ssl))
 
     from keras_unsup.embedding.plots import plot_neighbours, plot_projection, plot_rate_distortion
     from keras_unsup.viz import save_figure
@@ -218,25 +244,8 @@ def main(argv=None):
                                 max_points=5000, class_names=data.class_names, seed=args.seed)
     save_figure(fig, figures / f"umap_{best}.png", close=True)
 
-    result = {
-        "dataset": data.name,
-        "n_train": len(data.x_train),
-        "n_test": len(data.x_test),
-        "quick": args.quick,
-        "k": args.k,
-        "command": "python benchmarks/embeddings.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-                    "keras": keras.__version__,
-                    "note": "2 CPU cores shared with other jobs; timings are indicative"},
-        "retrieval": rows,
-        "scale_100k_x_128": scale,
-        "compression": curves,
-        "figures": str(figures),
-        "wall_time_s": time.perf_counter() - start,
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(out, result)
+    save(retrieval=rows, scale_100k_x_128=scale, compression=curves, figures=str(figures),
+         complete=True)
     print(f"written to {out}")
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 
 # module path of each extra sub-command (family-specific tools)
-_EXTRA_COMMANDS = ["keras_unsup.compress_cli"]
+_EXTRA_COMMANDS = ["keras_unsup.compress_cli", "keras_unsup.ablation"]
 
 
 def _quiet_tensorflow(verbose):

@@ -6,6 +6,7 @@ from keras_unsup.builders.autoencoder import (
     build_sparse_autoencoder,
     build_vae,
 )
+from keras_unsup.builders.backbones import build_projection_head, build_small_convnet  # noqa: F401
 from keras_unsup.builders.checks import check_images
 from keras_unsup.builders.gan import (  # noqa: F401
     build_dcgan_discriminator,

@@ -48,8 +48,7 @@ def n_stride_two_steps(image_shape, name="image_shape", max_steps=3):
     return steps
 
 
-def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64,
-                          name="generator"):
+def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, name="generator"):
     """The DCGAN generator (Radford et al., 2016) sized for `image_shape`.
 
     A dense projection to a small feature map, then stride-2 transposed
@@ -92,17 +91,20 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64,
     x = keras.layers.Reshape((h0, w0, width0), name="reshape")(x)
     for i in range(steps - 1):
         f = width0 // 2 ** (i + 1)
-        x = keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False,
-                                         name=f"up{i + 1}")(x)
+        x = keras.layers.Conv2DTranspose(
+            f, 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}"
+        )(x)
         x = keras.layers.BatchNormalization(name=f"up{i + 1}_bn")(x)
         x = keras.layers.ReLU(name=f"up{i + 1}_relu")(x)
-    image = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                                         activation="sigmoid", name="image")(x)
+    image = keras.layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", activation="sigmoid", name="image"
+    )(x)
     return keras.Model(z, image, name=name)
 
 
-def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, batch_norm=True,
-                              name="discriminator"):
+def build_dcgan_discriminator(
+    image_shape=(28, 28, 1), filters=64, batch_norm=True, name="discriminator"
+):
     """The DCGAN discriminator (or, with `batch_norm=False`, a WGAN-GP critic).
 
     Stride-2 4x4 convolutions with leaky ReLU (slope 0.2), doubling the filters
@@ -138,8 +140,14 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, batch_norm=Tr
     image = keras.Input(image_shape, name="image")
     x = image
     for i in range(steps):
-        x = keras.layers.Conv2D(filters * 2**i, 4, strides=2, padding="same",
-                                use_bias=not (batch_norm and i > 0), name=f"down{i + 1}")(x)
+        x = keras.layers.Conv2D(
+            filters * 2**i,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=not (batch_norm and i > 0),
+            name=f"down{i + 1}",
+        )(x)
         if batch_norm and i > 0:
             x = keras.layers.BatchNormalization(name=f"down{i + 1}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
@@ -148,8 +156,15 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, batch_norm=Tr
     return keras.Model(image, logit, name=name)
 
 
-def build_infogan_generator(image_shape=(28, 28, 1), noise_dim=62, n_categories=10,
-                            n_continuous=2, hidden_units=1024, filters=64, name="generator"):
+def build_infogan_generator(
+    image_shape=(28, 28, 1),
+    noise_dim=62,
+    n_categories=10,
+    n_continuous=2,
+    hidden_units=1024,
+    filters=64,
+    name="generator",
+):
     """InfoGAN's MNIST generator (Chen et al., 2016, appendix C.1).
 
     Input: the concatenation `[noise (noise_dim), one-hot category (n_categories),
@@ -192,23 +207,32 @@ def build_infogan_generator(image_shape=(28, 28, 1), noise_dim=62, n_categories=
     x = keras.layers.Dense(hidden_units, use_bias=False, name="fc1")(z)
     x = keras.layers.BatchNormalization(name="fc1_bn")(x)
     x = keras.layers.ReLU(name="fc1_relu")(x)
-    x = keras.layers.Dense((height // 4) * (width // 4) * 2 * filters, use_bias=False,
-                           name="fc2")(x)
+    x = keras.layers.Dense((height // 4) * (width // 4) * 2 * filters, use_bias=False, name="fc2")(
+        x
+    )
     x = keras.layers.BatchNormalization(name="fc2_bn")(x)
     x = keras.layers.ReLU(name="fc2_relu")(x)
     x = keras.layers.Reshape((height // 4, width // 4, 2 * filters), name="reshape")(x)
-    x = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
-                                     name="up1")(x)
+    x = keras.layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=False, name="up1"
+    )(x)
     x = keras.layers.BatchNormalization(name="up1_bn")(x)
     x = keras.layers.ReLU(name="up1_relu")(x)
-    image = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                                         activation="sigmoid", name="image")(x)
+    image = keras.layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", activation="sigmoid", name="image"
+    )(x)
     return keras.Model(z, image, name=name)
 
 
-def build_infogan_discriminator(image_shape=(28, 28, 1), n_categories=10, n_continuous=2,
-                                hidden_units=1024, filters=64, q_units=128,
-                                name="discriminator"):
+def build_infogan_discriminator(
+    image_shape=(28, 28, 1),
+    n_categories=10,
+    n_continuous=2,
+    hidden_units=1024,
+    filters=64,
+    q_units=128,
+    name="discriminator",
+):
     """InfoGAN's MNIST discriminator D and recognition network Q, sharing one trunk.
 
     Trunk (Chen et al., 2016, appendix C.1): 4x4 conv 64 leaky ReLU stride 2,
@@ -251,8 +275,9 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), n_categories=10, n_cont
     image = keras.Input(image_shape, name="image")
     x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", name="conv1")(image)
     x = keras.layers.LeakyReLU(0.1, name="conv1_lrelu")(x)
-    x = keras.layers.Conv2D(2 * filters, 4, strides=2, padding="same", use_bias=False,
-                            name="conv2")(x)
+    x = keras.layers.Conv2D(
+        2 * filters, 4, strides=2, padding="same", use_bias=False, name="conv2"
+    )(x)
     x = keras.layers.BatchNormalization(name="conv2_bn")(x)
     x = keras.layers.LeakyReLU(0.1, name="conv2_lrelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)

@@ -59,23 +59,39 @@ class GANGuard(keras.callbacks.Callback):
     >>> guard.stopped_reason  # None, or why training stopped
     """
 
-    def __init__(self, reference_images=None, checkpoint_path=None, collapse_ratio=0.25,
-                 n_samples=256, seed=0, every=1, warmup_epochs=1):
+    def __init__(
+        self,
+        reference_images=None,
+        checkpoint_path=None,
+        collapse_ratio=0.25,
+        n_samples=256,
+        seed=0,
+        every=1,
+        warmup_epochs=1,
+    ):
         super().__init__()
         if checkpoint_path is not None and not str(checkpoint_path).endswith(".weights.h5"):
             raise ValueError(
                 "`checkpoint_path` must end in '.weights.h5'. "
                 f"Received: checkpoint_path={checkpoint_path!r}"
             )
-        if isinstance(collapse_ratio, bool) or not isinstance(collapse_ratio, (int, float)) \
-                or not 0.0 <= collapse_ratio <= 1.0:
+        if (
+            isinstance(collapse_ratio, bool)
+            or not isinstance(collapse_ratio, (int, float))
+            or not 0.0 <= collapse_ratio <= 1.0
+        ):
             raise ValueError(
                 f"`collapse_ratio` must be a number in [0, 1]. Received: collapse_ratio={collapse_ratio!r}"
             )
-        for name, value, low in (("n_samples", n_samples, 2), ("every", every, 1),
-                                 ("warmup_epochs", warmup_epochs, 0)):
+        for name, value, low in (
+            ("n_samples", n_samples, 2),
+            ("every", every, 1),
+            ("warmup_epochs", warmup_epochs, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+                raise ValueError(
+                    f"`{name}` must be an integer >= {low}. Received: {name}={value!r}"
+                )
         self.reference_diversity = None
         if reference_images is not None:
             reference = np.asarray(reference_images, np.float32)
@@ -119,10 +135,16 @@ class GANGuard(keras.callbacks.Callback):
             return
         self.model.stop_training = True
         self.model.set_weights(self._good_weights)
-        where = ("the weights it started with" if self._good_epoch is None
-                 else f"the weights of the end of epoch {self._good_epoch + 1}")
-        saved = f" (saved in {self.checkpoint_path})" if self._good_epoch is not None \
-            and self.checkpoint_path is not None else ""
+        where = (
+            "the weights it started with"
+            if self._good_epoch is None
+            else f"the weights of the end of epoch {self._good_epoch + 1}"
+        )
+        saved = (
+            f" (saved in {self.checkpoint_path})"
+            if self._good_epoch is not None and self.checkpoint_path is not None
+            else ""
+        )
         self.stopped_reason = (
             f"GAN training stopped: {', '.join(bad)} became NaN or infinite at epoch "
             f"{self._epoch + 1}, batch {batch + 1}. The model was set back to {where}{saved}. "
@@ -150,7 +172,10 @@ class GANGuard(keras.callbacks.Callback):
                 warnings.warn(
                     f"Possible mode collapse at epoch {epoch + 1}: generated samples are "
                     f"{ratio:.2f} times as diverse as real images (mean pairwise distance), "
-                    f"below collapse_ratio={self.collapse_ratio}.", UserWarning, stacklevel=2)
+                    f"below collapse_ratio={self.collapse_ratio}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
     def diversity_ratio(self):
         """Mean pairwise distance of fixed-noise samples over the real images' one."""

@@ -83,8 +83,7 @@ class GeneratedImages(keras.callbacks.Callback):
     >>> gan.fit(ds, epochs=10, callbacks=[callback])  # doctest: +SKIP
     """
 
-    def __init__(self, n=64, latent=None, seed=0, output_dir=None, every=1, show=False,
-                 ncols=None):
+    def __init__(self, n=64, latent=None, seed=0, output_dir=None, every=1, show=False, ncols=None):
         super().__init__()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"`n` must be an integer >= 1. Received: n={n!r}")
@@ -95,8 +94,9 @@ class GeneratedImages(keras.callbacks.Callback):
                     "`latent` must have shape (n, latent_dim) with n >= 1. "
                     f"Received: latent.shape={latent.shape}"
                 )
-        if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer))
-                                  or ncols < 1):
+        if ncols is not None and (
+            isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1
+        ):
             raise ValueError(f"`ncols` must be an integer >= 1 or None. Received: ncols={ncols!r}")
         self.n = int(n)
         self.latent = latent
@@ -115,8 +115,9 @@ class GeneratedImages(keras.callbacks.Callback):
         if (epoch + 1) % self.every or (self.output_dir is None and not self.show):
             return
         ncols = self.ncols or getattr(self.model, "n_categories", None) or 8
-        fig = generated_grid(self.model, self.latent, ncols=min(ncols, len(self.latent)),
-                             title=f"Epoch {epoch + 1}")
+        fig = generated_grid(
+            self.model, self.latent, ncols=min(ncols, len(self.latent)), title=f"Epoch {epoch + 1}"
+        )
         path = emit_figure(fig, self.output_dir, f"generated_epoch_{epoch + 1:03d}.png", self.show)
         if path is not None:
             self.paths.append(path)

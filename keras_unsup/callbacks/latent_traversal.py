@@ -40,9 +40,16 @@ def latent_traversal_figure(model, code=0, values=None, seed=0):
     latent = model.traversal_latent(code=code, values=values, seed=seed)
     images = model.generate(latent=latent)
     ncols = len(values)
-    titles = [f"{v:+.1f}" if i < ncols else "" for i, v in enumerate(np.tile(values, model.n_categories))]
-    fig = viz.image_grid(images, nrows=model.n_categories, ncols=ncols, titles=titles,
-                         row_labels=[f"c={k}" for k in range(model.n_categories)])
+    titles = [
+        f"{v:+.1f}" if i < ncols else "" for i, v in enumerate(np.tile(values, model.n_categories))
+    ]
+    fig = viz.image_grid(
+        images,
+        nrows=model.n_categories,
+        ncols=ncols,
+        titles=titles,
+        row_labels=[f"c={k}" for k in range(model.n_categories)],
+    )
     fig.suptitle(f"Continuous code {code} from {values[0]:+.1f} to {values[-1]:+.1f}", fontsize=10)
     return fig
 
@@ -70,8 +77,9 @@ class LatentTraversal(keras.callbacks.Callback):
         super().__init__()
         if codes is not None:
             codes = [codes] if isinstance(codes, (int, np.integer)) else list(codes)
-            if not codes or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0
-                                for c in codes):
+            if not codes or any(
+                isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 for c in codes
+            ):
                 raise ValueError(
                     f"`codes` must be None or non-negative integers. Received: codes={codes!r}"
                 )
@@ -89,7 +97,8 @@ class LatentTraversal(keras.callbacks.Callback):
         codes = self.codes if self.codes is not None else range(self.model.n_continuous)
         for code in codes:
             fig = latent_traversal_figure(self.model, code=code, values=self.values, seed=self.seed)
-            path = emit_figure(fig, self.output_dir,
-                               f"traversal_code{code}_epoch_{epoch + 1:03d}.png", self.show)
+            path = emit_figure(
+                fig, self.output_dir, f"traversal_code{code}_epoch_{epoch + 1:03d}.png", self.show
+            )
             if path is not None:
                 self.paths.append(path)

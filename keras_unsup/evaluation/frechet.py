@@ -118,8 +118,11 @@ class ClassifierFrechetDistance:
     """
 
     def __init__(self, feature_dim=128, epochs=3, batch_size=128, seed=0):
-        for name, value in (("feature_dim", feature_dim), ("epochs", epochs),
-                            ("batch_size", batch_size)):
+        for name, value in (
+            ("feature_dim", feature_dim),
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
         self.feature_dim = int(feature_dim)
@@ -145,23 +148,34 @@ class ClassifierFrechetDistance:
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         classifier, features = build_feature_classifier(x.shape[1:], n_classes, self.feature_dim)
-        classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                           metrics=["accuracy"], jit_compile=True)
-        classifier.fit(x, y, batch_size=self.batch_size, epochs=self.epochs, verbose=verbose,
-                       shuffle=True)
+        classifier.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile="auto",
+        )
+        classifier.fit(
+            x, y, batch_size=self.batch_size, epochs=self.epochs, verbose=verbose, shuffle=True
+        )
         self.classifier_, self._features = classifier, features
         if validation_data is not None:
             xv, yv = validation_data
-            self.test_accuracy_ = float(classifier.evaluate(np.asarray(xv, np.float32),
-                                                            np.asarray(yv).reshape(-1),
-                                                            batch_size=1024, verbose=0)[1])
+            self.test_accuracy_ = float(
+                classifier.evaluate(
+                    np.asarray(xv, np.float32),
+                    np.asarray(yv).reshape(-1),
+                    batch_size=1024,
+                    verbose=0,
+                )[1]
+            )
         return self
 
     def features(self, x, batch_size=1024):
         """Feature vectors `(n, feature_dim)` of images `x`."""
         if self._features is None:
-            raise ValueError("Call `fit` before `features`. Received: an unfitted ClassifierFrechetDistance")
+            raise ValueError(
+                "Call `fit` before `features`. Received: an unfitted ClassifierFrechetDistance"
+            )
         x = np.asarray(x, np.float32)
         expected = tuple(self._features.input_shape[1:])
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:

@@ -174,10 +174,30 @@ def knn_accuracy(x_train, y_train, x_test, y_test, *, k=5, metric="cosine"):
     return float(clf.score(x_test, y_test))
 
 
-def kmeans_scores(codes, y_true, n_clusters, *, seed=0, n_init=10):
-    """Fits k-means on `codes` and scores its labels: `({"acc", "nmi", "ari"}, labels)`."""
+def kmeans_scores(codes, y_true, n_clusters, *, seed=0, n_init=10, normalize=None):
+    """Fits k-means on `codes` and scores its labels: `({"acc", "nmi", "ari"}, labels)`.
+
+    Args:
+        codes: features of shape `(n, d)`.
+        y_true: labels of shape `(n,)`, used only to score.
+        n_clusters: clusters of k-means.
+        seed: seed of k-means' initialisations.
+        n_init: initialisations; the one of lowest inertia is kept.
+        normalize: `None` (raw codes), `"l2"` (each code scaled to unit length, so
+            k-means groups by direction, as with cosine similarity) or `"standard"`
+            (each dimension to zero mean and unit variance). Autoencoder codes are
+            unscaled: a few wide dimensions otherwise dominate the distances.
+    """
     from sklearn.cluster import KMeans
 
     codes, y_true = _check_features(codes, y_true, "codes", "y_true")
+    if normalize == "l2":
+        codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
+    elif normalize == "standard":
+        codes = (codes - codes.mean(axis=0)) / np.maximum(codes.std(axis=0), 1e-12)
+    elif normalize is not None:
+        raise ValueError(
+            f"`normalize` must be None, 'l2' or 'standard'. Received: normalize={normalize!r}"
+        )
     labels = KMeans(n_clusters, n_init=n_init, random_state=seed).fit_predict(codes)
     return clustering_scores(y_true, labels), labels

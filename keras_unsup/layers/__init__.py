@@ -1,5 +1,7 @@
 """Custom Keras layers, one class per file, all registered for serialization."""
 
+from keras_unsup.layers.clustering_layer import ClusteringLayer  # noqa: F401
+from keras_unsup.layers.info_nce import InfoNCE  # noqa: F401
 from keras_unsup.layers.kl_divergence import KLDivergence
 from keras_unsup.layers.sampling import Sampling
 

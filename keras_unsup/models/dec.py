@@ -84,7 +84,8 @@ class DEC(keras.Model):
                  max_iter=20000, batch_size=256, n_init=20, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.Model):
-            raise ValueError(f"`encoder` must be a keras.Model. Received: encoder={encoder!r}")
+            raise ValueError(  # noqa: TRY004 (the project reports bad arguments as ValueError)
+                f"`encoder` must be a keras.Model. Received: encoder={encoder!r}")
         out_shape = tuple(encoder.output_shape) if not isinstance(encoder.output_shape, list) \
             else None
         if out_shape is None or len(out_shape) != 2 or out_shape[-1] is None:
@@ -245,9 +246,14 @@ class DEC(keras.Model):
                 f"`n_clusters` must be <= the number of samples ({n}). "
                 f"Received: n_clusters={self.n_clusters}"
             )
-        if not self.compiled:
-            with self.distribute_strategy.scope():
+        with self.distribute_strategy.scope():
+            if not self.compiled:
                 self.compile(optimizer=self.default_optimizer())
+            # Built here, not lazily in the first step: a lazy build inside a replica
+            # context leaves the replicas with different gradient lists under
+            # MirroredStrategy (seen with Adam), and resuming needs the slots anyway.
+            if not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
         state_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         start, previous, history = self._restore(state_dir, n)
         if start is None:
@@ -338,9 +344,6 @@ class DEC(keras.Model):
                 f"`checkpoint_dir` holds the state of a fit on {state['n']} images; `x` has {n}. "
                 f"Received: checkpoint_dir={str(folder)!r}"
             )
-        # The optimizer's slots must exist before its saved state can be loaded.
-        with self.distribute_strategy.scope():
-            self.optimizer.build(self.trainable_variables)
         self.load_weights(folder / "dec.weights.h5")
         return state["iteration"], np.load(folder / "dec_labels.npy"), state["history"]
 
@@ -371,7 +374,8 @@ class IDEC(DEC):
     def __init__(self, encoder, decoder, n_clusters=10, *, gamma=0.1, **kwargs):
         super().__init__(encoder, n_clusters, **kwargs)
         if not isinstance(decoder, keras.Model):
-            raise ValueError(f"`decoder` must be a keras.Model. Received: decoder={decoder!r}")
+            raise ValueError(  # noqa: TRY004
+                f"`decoder` must be a keras.Model. Received: decoder={decoder!r}")
         if tuple(decoder.output_shape[1:]) != self.input_image_shape:
             raise ValueError(
                 f"`decoder` must output images of the encoder's input shape "

@@ -186,8 +186,10 @@ class GAN(keras.Model):
 
         Under a distribution strategy every replica draws its own slice.
         """
-        return self._draw(lambda shape: keras.random.normal(shape, seed=self.seed_generator),
-                          (batch_size, self.latent_dim))
+        return self._draw(
+            lambda shape: keras.random.normal(shape, seed=self.seed_generator),
+            (batch_size, self.latent_dim),
+        )
 
     def _draw(self, sampler, shape):
         replicas = _replicas()
@@ -265,8 +267,10 @@ class GAN(keras.Model):
                 f"`latent` must have shape (n, {expected}). Received: latent.shape={latent.shape}"
             )
         batch_size = _check_count(batch_size, "batch_size")
-        out = [keras.ops.convert_to_numpy(self.generator(latent[i:i + batch_size], training=False))
-               for i in range(0, len(latent), batch_size)]
+        out = [
+            keras.ops.convert_to_numpy(self.generator(latent[i : i + batch_size], training=False))
+            for i in range(0, len(latent), batch_size)
+        ]
         return np.concatenate(out, axis=0)
 
     def discriminator_features(self, x, batch_size=512):
@@ -274,8 +278,14 @@ class GAN(keras.Model):
         from keras_unsup.builders.gan import features_model
 
         x = _check_images(x, self.image_shape)
+        batch_size = _check_count(batch_size, "batch_size")
+        # Direct calls, not `predict`: a fresh model per call would retrace a tf.function.
         model = features_model(self.discriminator)
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+        out = [
+            keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+            for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(out, axis=0).astype(np.float32)
 
     # ---- serialisation --------------------------------------------------------------
     def get_config(self):

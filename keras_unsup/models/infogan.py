@@ -15,13 +15,23 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_unsup.models.gan import GAN, _check_count, _check_images, _check_seed, _real_images
-from keras_unsup.models.gan import _replicas, check_number
+from keras_unsup.models.gan import (
+    GAN,
+    _check_count,
+    _check_images,
+    _check_seed,
+    _real_images,
+    _replicas,
+    check_number,
+)
 
 
 def _check_code_sizes(noise_dim, n_categories, n_continuous):
-    for name, value, low in (("noise_dim", noise_dim, 1), ("n_categories", n_categories, 2),
-                             ("n_continuous", n_continuous, 0)):
+    for name, value, low in (
+        ("noise_dim", noise_dim, 1),
+        ("n_categories", n_categories, 2),
+        ("n_continuous", n_continuous, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
 
@@ -63,8 +73,18 @@ class InfoGAN(GAN):
     >>> clusters = infogan.predict_categories(x_test)  # (n,) ints in [0, 10)
     """
 
-    def __init__(self, generator, discriminator, noise_dim=62, n_categories=10, n_continuous=2,
-                 lambda_info=1.0, continuous_weight=1.0, seed=None, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        noise_dim=62,
+        n_categories=10,
+        n_continuous=2,
+        lambda_info=1.0,
+        continuous_weight=1.0,
+        seed=None,
+        **kwargs,
+    ):
         _check_code_sizes(noise_dim, n_categories, n_continuous)
         lambda_info = check_number(lambda_info, "lambda_info", 0.0)
         continuous_weight = check_number(continuous_weight, "continuous_weight", 0.0)
@@ -76,7 +96,9 @@ class InfoGAN(GAN):
             )
         if isinstance(discriminator, keras.Model):
             shapes = [tuple(o.shape) for o in discriminator.outputs]
-            want = [(None, 1), (None, n_categories)] + ([(None, n_continuous)] if n_continuous else [])
+            want = [(None, 1), (None, n_categories)] + (
+                [(None, n_continuous)] if n_continuous else []
+            )
             if shapes != want:
                 raise ValueError(
                     f"`discriminator` must return {len(want)} outputs of shapes {want} "
@@ -97,8 +119,12 @@ class InfoGAN(GAN):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.info_loss_tracker,
-                self.q_accuracy_tracker]
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.info_loss_tracker,
+            self.q_accuracy_tracker,
+        ]
 
     def _default_g_optimizer(self):
         # Chen et al. (2016): learning rate 2e-4 for D, 1e-3 for G, Adam.
@@ -112,16 +138,20 @@ class InfoGAN(GAN):
         `categories` int32 `(batch,)`, `continuous` `(batch, n_continuous)` in [-1, 1].
         """
         seed = self.seed_generator
-        noise = self._draw(lambda s: keras.random.normal(s, seed=seed),
-                           (batch_size, self.noise_dim))
+        noise = self._draw(
+            lambda s: keras.random.normal(s, seed=seed), (batch_size, self.noise_dim)
+        )
         categories = self._draw(
             lambda s: keras.random.randint(s, 0, self.n_categories, seed=seed, dtype="int32"),
-            (batch_size,))
+            (batch_size,),
+        )
         parts = [noise, ops.one_hot(categories, self.n_categories, dtype=noise.dtype)]
         continuous = None
         if self.n_continuous:
-            continuous = self._draw(lambda s: keras.random.uniform(s, -1.0, 1.0, seed=seed),
-                                    (batch_size, self.n_continuous))
+            continuous = self._draw(
+                lambda s: keras.random.uniform(s, -1.0, 1.0, seed=seed),
+                (batch_size, self.n_continuous),
+            )
             parts.append(continuous)
         return ops.concatenate(parts, axis=-1), categories, continuous
 
@@ -142,8 +172,12 @@ class InfoGAN(GAN):
         """
         categories = np.asarray(categories).reshape(-1)
         n = len(categories)
-        if n == 0 or not np.issubdtype(categories.dtype, np.integer) or categories.min() < 0 \
-                or categories.max() >= self.n_categories:
+        if (
+            n == 0
+            or not np.issubdtype(categories.dtype, np.integer)
+            or categories.min() < 0
+            or categories.max() >= self.n_categories
+        ):
             raise ValueError(
                 f"`categories` must be a non-empty array of ints in [0, {self.n_categories}). "
                 f"Received: {categories!r}"
@@ -196,8 +230,11 @@ class InfoGAN(GAN):
         """
         if self.n_continuous == 0:
             raise ValueError("`traversal_latent` needs a continuous code. Received: n_continuous=0")
-        if isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
-                or not 0 <= code < self.n_continuous:
+        if (
+            isinstance(code, bool)
+            or not isinstance(code, (int, np.integer))
+            or not 0 <= code < self.n_continuous
+        ):
             raise ValueError(
                 f"`code` must be an integer in [0, {self.n_continuous}). Received: code={code!r}"
             )
@@ -217,7 +254,8 @@ class InfoGAN(GAN):
         loss = ops.mean(ops.sparse_categorical_crossentropy(categories, q_logits, from_logits=True))
         if self.n_continuous:
             loss = loss + self.continuous_weight * 0.5 * ops.mean(
-                ops.sum(ops.square(continuous - outputs[2]), axis=-1))
+                ops.sum(ops.square(continuous - outputs[2]), axis=-1)
+            )
         return loss
 
     def train_step(self, data):
@@ -233,7 +271,7 @@ class InfoGAN(GAN):
             real_out = self.discriminator(real, training=True)
             fake_out = self.discriminator(fake, training=True)
             d_loss = self._discriminator_loss(real_out[0], fake_out[0])
-            total = (d_loss + self.lambda_info * self._info_loss(fake_out, categories, continuous))
+            total = d_loss + self.lambda_info * self._info_loss(fake_out, categories, continuous)
             scaled = total * scale  # inside the tape, or it has no gradient
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
 
@@ -245,8 +283,9 @@ class InfoGAN(GAN):
             scaled = (g_loss + self.lambda_info * info_loss) * scale
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
 
-        hits = ops.cast(ops.equal(ops.argmax(fake_out[1], axis=-1), ops.cast(categories, "int64")),
-                        "float32")
+        hits = ops.cast(
+            ops.equal(ops.argmax(fake_out[1], axis=-1), ops.cast(categories, "int64")), "float32"
+        )
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.info_loss_tracker.update_state(info_loss)
@@ -256,8 +295,9 @@ class InfoGAN(GAN):
     # ---- use ------------------------------------------------------------------------
     def recognition_model(self):
         """Q as a model: images -> `[categorical logits, continuous means]` (shares layers)."""
-        return keras.Model(self.discriminator.inputs, self.discriminator.outputs[1:],
-                           name="q_network")
+        return keras.Model(
+            self.discriminator.inputs, self.discriminator.outputs[1:], name="q_network"
+        )
 
     def predict_codes(self, x, batch_size=512):
         """Q's category probabilities `(n, n_categories)` and continuous means `(n, n_continuous)`."""
@@ -265,7 +305,7 @@ class InfoGAN(GAN):
         batch_size = _check_count(batch_size, "batch_size")
         probs, means = [], []
         for i in range(0, len(x), batch_size):
-            out = self.discriminator(x[i:i + batch_size], training=False)
+            out = self.discriminator(x[i : i + batch_size], training=False)
             probs.append(keras.ops.convert_to_numpy(ops.softmax(out[1], axis=-1)))
             if self.n_continuous:
                 means.append(keras.ops.convert_to_numpy(out[2]))
@@ -278,11 +318,13 @@ class InfoGAN(GAN):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "noise_dim": self.noise_dim,
-            "n_categories": self.n_categories,
-            "n_continuous": self.n_continuous,
-            "lambda_info": self.lambda_info,
-            "continuous_weight": self.continuous_weight,
-        })
+        config.update(
+            {
+                "noise_dim": self.noise_dim,
+                "n_categories": self.n_categories,
+                "n_continuous": self.n_continuous,
+                "lambda_info": self.lambda_info,
+                "continuous_weight": self.continuous_weight,
+            }
+        )
         return config

@@ -44,10 +44,15 @@ class WGANGP(GAN):
 
     def __init__(self, generator, discriminator, gp_weight=10.0, n_critic=5, seed=None, **kwargs):
         gp_weight = check_number(gp_weight, "gp_weight", 0.0)
-        if isinstance(n_critic, bool) or not isinstance(n_critic, (int, np.integer)) or n_critic < 1:
+        if (
+            isinstance(n_critic, bool)
+            or not isinstance(n_critic, (int, np.integer))
+            or n_critic < 1
+        ):
             raise ValueError(f"`n_critic` must be an integer >= 1. Received: n_critic={n_critic!r}")
         if isinstance(discriminator, keras.Model) and any(
-                isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers):
+            isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers
+        ):
             raise ValueError(
                 "`discriminator` (the critic) must not use batch normalisation: the gradient "
                 "penalty is per sample. Received: a model with BatchNormalization layers; build "
@@ -69,8 +74,7 @@ class WGANGP(GAN):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.gp_tracker,
-                self.wasserstein_tracker]
+        return [self.d_loss_tracker, self.g_loss_tracker, self.gp_tracker, self.wasserstein_tracker]
 
     def _default_d_optimizer(self):
         # Gulrajani et al. (2017), Algorithm 1: alpha 1e-4, beta_1 0, beta_2 0.9.
@@ -82,8 +86,9 @@ class WGANGP(GAN):
     def gradient_penalty(self, real, fake):
         """`mean((||grad_x D(x_hat)||_2 - 1)^2)` at random interpolates of `real` and `fake`."""
         batch_size = ops.shape(real)[0]
-        eps = self._draw(lambda s: keras.random.uniform(s, seed=self.seed_generator),
-                         (batch_size, 1, 1, 1))
+        eps = self._draw(
+            lambda s: keras.random.uniform(s, seed=self.seed_generator), (batch_size, 1, 1, 1)
+        )
         interpolates = eps * real + (1.0 - eps) * fake
         with tf.GradientTape() as tape:
             tape.watch(interpolates)
@@ -102,8 +107,9 @@ class WGANGP(GAN):
         for _ in range(self.n_critic):  # unrolled: n_critic is small and static
             fake = self.generator(self.sample_latent(batch_size), training=True)
             with tf.GradientTape() as tape:
-                wasserstein = (ops.mean(self.discriminator(real, training=True))
-                               - ops.mean(self.discriminator(fake, training=True)))
+                wasserstein = ops.mean(self.discriminator(real, training=True)) - ops.mean(
+                    self.discriminator(fake, training=True)
+                )
                 penalty = self.gradient_penalty(real, fake)
                 d_loss = -wasserstein + self.gp_weight * penalty
                 scaled = d_loss * scale  # inside the tape, or it has no gradient
@@ -111,8 +117,9 @@ class WGANGP(GAN):
 
         latent = self.sample_latent(batch_size)
         with tf.GradientTape() as tape:
-            g_loss = -ops.mean(self.discriminator(self.generator(latent, training=True),
-                                                  training=True))
+            g_loss = -ops.mean(
+                self.discriminator(self.generator(latent, training=True), training=True)
+            )
             scaled = g_loss * scale
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
 

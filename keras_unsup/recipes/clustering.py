@@ -52,7 +52,7 @@ DEFAULTS = {
              "alpha": 1.0, "n_init": 20, "gamma": 0.1},
 }
 QUICK_MAX_ITER = 300  # DEC/IDEC steps in quick mode
-PLOT_POINTS = 2000  # points in the embedding plots (t-SNE time grows with them)
+PLOT_POINTS = 1500  # points in the embedding plots (t-SNE time grows with them)
 
 
 def _settings(config, method):
@@ -98,8 +98,12 @@ def _scores(y, labels):
 # --- figures -------------------------------------------------------------------------
 
 def write_figures(run, features, labels, y, *, seed=0, class_names=None,
-                  plot_points=PLOT_POINTS, title=""):
-    """Confusion matrix and 2-D embedding plots (by cluster and by class) of a run."""
+                  plot_points=PLOT_POINTS, title="", projection="tsne"):
+    """Confusion matrix and 2-D embedding plots (by cluster and by class) of a run.
+
+    The features are projected with `projection` (`"tsne"` or `"pca"`, see
+    `viz.project_2d`) on a seeded subset of `plot_points` rows.
+    """
     if not run:
         return
     from keras_unsup import viz
@@ -108,7 +112,7 @@ def write_figures(run, features, labels, y, *, seed=0, class_names=None,
         run.save_figure(viz.plot_confusion_matrix(y, labels, class_names=class_names,
                                                   title=None), "confusion_matrix.png")
     features = np.asarray(features).reshape(len(features), -1)
-    method = "tsne" if features.shape[1] > 2 else "pca"
+    method = projection if features.shape[1] > 2 else "pca"
     points, index = viz.project_2d(features, method=method, seed=seed, max_points=plot_points)
     run.save_figure(viz.plot_latent(points, labels[index], title=f"{title}: clusters"),
                     "embedding_clusters.png")
@@ -119,13 +123,15 @@ def write_figures(run, features, labels, y, *, seed=0, class_names=None,
 
 def _finish(config, data, run, features, labels, title, extra):
     y = _labels(data)
-    metrics = {**_scores(y, labels), "n_clusters": int(len(np.unique(labels))),
-               "n_clustered": int(len(labels)), **extra}
+    metrics = {**_scores(y, labels), "n_clusters": len(np.unique(labels)),
+               "n_clustered": len(labels), **extra}
     if run:
         np.save(run.file("labels.npy"), np.asarray(labels, np.int64))
     write_figures(run, features, np.asarray(labels), y, seed=config.seed,
                   class_names=data.class_names,
-                  plot_points=int(config.option("plot_points", PLOT_POINTS)), title=title)
+                  plot_points=int(config.option("plot_points", PLOT_POINTS)), title=title,
+                  # t-SNE takes a while on a CPU; quick mode (CI, notebooks) plots with PCA.
+                  projection=config.option("plot_projection", "pca" if config.quick else "tsne"))
     return metrics
 
 
@@ -186,7 +192,7 @@ def pretrained_autoencoder(config, data, run):
     code_size = int(config.option("code_size", PRETRAIN["code_size"]))
     hidden = tuple(config.option("hidden_units", PRETRAIN["hidden_units"]))
     batch = int(config.batch_size or PRETRAIN["batch_size"])
-    key = {"dataset": data.name, "n": int(len(x)), "image_shape": list(x.shape[1:]),
+    key = {"dataset": data.name, "n": len(x), "image_shape": list(x.shape[1:]),
            "epochs": epochs, "code_size": code_size, "hidden_units": list(hidden),
            "batch_size": batch, "seed": config.seed}
     folder = config.option("ae_dir")
@@ -315,9 +321,9 @@ def _run_dec(method, config, data, run):
     _, encoder, decoder, info = pretrained_autoencoder(config, data, run)
     # DEC fine-tunes the encoder: work on copies so a shared pretrained model stays intact.
     encoder = _copy(encoder)
-    common = dict(n_clusters=k, alpha=float(s["alpha"]), update_interval=int(s["update_interval"]),
-                  tol=float(s["tol"]), max_iter=max_iter, batch_size=int(s["dec_batch_size"]),
-                  n_init=int(s["n_init"]), seed=config.seed)
+    common = {"n_clusters": k, "alpha": float(s["alpha"]), "update_interval": int(s["update_interval"]),
+                  "tol": float(s["tol"]), "max_iter": max_iter, "batch_size": int(s["dec_batch_size"]),
+                  "n_init": int(s["n_init"]), "seed": config.seed}
     if method == "idec":
         decoder = _copy(decoder)
         model = IDEC(encoder, decoder, gamma=float(s["gamma"]), **common)

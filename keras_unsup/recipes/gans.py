@@ -24,18 +24,40 @@ from keras_unsup.recipes.base import epochs_for, register
 
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
-    "dcgan": {"latent_dim": 100, "filters": 64, "batch_size": 64, "jit_compile": "auto",
-              "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-              "default_epochs": 20, "quick_epochs": 2},
-    "infogan": {"noise_dim": 62, "n_categories": None, "n_continuous": 2, "lambda_info": 1.0,
-                "continuous_weight": 1.0, "hidden_units": 1024, "filters": 64, "batch_size": 64,
-                "jit_compile": "auto",
-                "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-                "default_epochs": 20, "quick_epochs": 2},
-    "wgan-gp": {"latent_dim": 100, "filters": 64, "n_critic": 5, "gp_weight": 10.0,
-                "batch_size": 64, "jit_compile": "auto",
-                "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-                "default_epochs": 20, "quick_epochs": 2},
+    "dcgan": {
+        "latent_dim": 100,
+        "filters": 64,
+        "batch_size": 64,
+        "jit_compile": "auto",
+        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
+        "default_epochs": 20,
+        "quick_epochs": 2,
+    },
+    "infogan": {
+        "noise_dim": 62,
+        "n_categories": None,
+        "n_continuous": 2,
+        "lambda_info": 1.0,
+        "continuous_weight": 1.0,
+        "hidden_units": 1024,
+        "filters": 64,
+        "batch_size": 64,
+        "jit_compile": "auto",
+        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
+        "default_epochs": 20,
+        "quick_epochs": 2,
+    },
+    "wgan-gp": {
+        "latent_dim": 100,
+        "filters": 64,
+        "n_critic": 5,
+        "gp_weight": 10.0,
+        "batch_size": 64,
+        "jit_compile": "auto",
+        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
+        "default_epochs": 20,
+        "quick_epochs": 2,
+    },
 }
 # Evaluation sizes: images per Fréchet sample, training images of the linear probe.
 N_FRECHET = 5000
@@ -68,28 +90,44 @@ def _build(method, image_shape, settings, seed):
     if method == "dcgan":
         from keras_unsup.models.gan import GAN
 
-        return GAN(builders.build_dcgan_generator(settings["latent_dim"], image_shape,
-                                                  filters=settings["filters"]),
-                   builders.build_dcgan_discriminator(image_shape, filters=settings["filters"]),
-                   seed=seed)
+        return GAN(
+            builders.build_dcgan_generator(
+                settings["latent_dim"], image_shape, filters=settings["filters"]
+            ),
+            builders.build_dcgan_discriminator(image_shape, filters=settings["filters"]),
+            seed=seed,
+        )
     if method == "wgan-gp":
         from keras_unsup.models.wgan_gp import WGANGP
 
-        return WGANGP(builders.build_dcgan_generator(settings["latent_dim"], image_shape,
-                                                     filters=settings["filters"]),
-                      builders.build_dcgan_discriminator(image_shape, filters=settings["filters"],
-                                                         batch_norm=False),
-                      gp_weight=settings["gp_weight"], n_critic=settings["n_critic"], seed=seed)
+        return WGANGP(
+            builders.build_dcgan_generator(
+                settings["latent_dim"], image_shape, filters=settings["filters"]
+            ),
+            builders.build_dcgan_discriminator(
+                image_shape, filters=settings["filters"], batch_norm=False
+            ),
+            gp_weight=settings["gp_weight"],
+            n_critic=settings["n_critic"],
+            seed=seed,
+        )
     from keras_unsup.models.infogan import InfoGAN
 
     codes = {k: settings[k] for k in ("noise_dim", "n_categories", "n_continuous")}
     widths = {k: settings[k] for k in ("hidden_units", "filters")}
     return InfoGAN(
         builders.build_infogan_generator(image_shape, **codes, **widths),
-        builders.build_infogan_discriminator(image_shape, n_categories=codes["n_categories"],
-                                             n_continuous=codes["n_continuous"], **widths),
-        **codes, lambda_info=settings["lambda_info"],
-        continuous_weight=settings["continuous_weight"], seed=seed)
+        builders.build_infogan_discriminator(
+            image_shape,
+            n_categories=codes["n_categories"],
+            n_continuous=codes["n_continuous"],
+            **widths,
+        ),
+        **codes,
+        lambda_info=settings["lambda_info"],
+        continuous_weight=settings["continuous_weight"],
+        seed=seed,
+    )
 
 
 def frechet_scorer(data, seed=0, epochs=FRECHET_CLASSIFIER_EPOCHS, verbose=0):
@@ -99,12 +137,20 @@ def frechet_scorer(data, seed=0, epochs=FRECHET_CLASSIFIER_EPOCHS, verbose=0):
     key = (data.name, len(data.x_train), tuple(data.image_shape), seed, epochs)
     if key not in _FRECHET_CACHE:
         _FRECHET_CACHE[key] = ClassifierFrechetDistance(epochs=epochs, seed=seed).fit(
-            data.x_train, data.y_train, (data.x_test, data.y_test), verbose=verbose)
+            data.x_train, data.y_train, (data.x_test, data.y_test), verbose=verbose
+        )
     return _FRECHET_CACHE[key]
 
 
-def evaluate_gan(model, data, *, seed=0, n_frechet=N_FRECHET, n_probe_train=N_PROBE_TRAIN,
-                 frechet_epochs=FRECHET_CLASSIFIER_EPOCHS):
+def evaluate_gan(
+    model,
+    data,
+    *,
+    seed=0,
+    n_frechet=N_FRECHET,
+    n_probe_train=N_PROBE_TRAIN,
+    frechet_epochs=FRECHET_CLASSIFIER_EPOCHS,
+):
     """Scores a trained GAN on `data`: Fréchet distance and floor, linear probe, clusters.
 
     Returns:
@@ -123,18 +169,23 @@ def evaluate_gan(model, data, *, seed=0, n_frechet=N_FRECHET, n_probe_train=N_PR
     scorer = frechet_scorer(data, epochs=frechet_epochs)
     real_a = data.x_test[rng.choice(len(data.x_test), n, replace=False)]
     real_b = data.x_train[rng.choice(len(data.x_train), n, replace=False)]
-    metrics.update({
-        "frechet_distance": scorer.distance(real_a, generated),
-        "frechet_floor": scorer.real_floor(real_a, real_b),
-        "frechet_n_images": n,
-        "frechet_classifier_acc": scorer.test_accuracy_,
-    })
-    probe = rng.choice(len(data.x_train), min(int(n_probe_train), len(data.x_train)),
-                       replace=False)
+    metrics.update(
+        {
+            "frechet_distance": scorer.distance(real_a, generated),
+            "frechet_floor": scorer.real_floor(real_a, real_b),
+            "frechet_n_images": n,
+            "frechet_classifier_acc": scorer.test_accuracy_,
+        }
+    )
+    probe = rng.choice(len(data.x_train), min(int(n_probe_train), len(data.x_train)), replace=False)
     metrics["linear_probe_acc"] = linear_probe_accuracy(
-        model.discriminator_features(data.x_train[probe]), data.y_train[probe],
-        model.discriminator_features(data.x_test), data.y_test, max_iter=300)
-    metrics["linear_probe_n_train"] = int(len(probe))
+        model.discriminator_features(data.x_train[probe]),
+        data.y_train[probe],
+        model.discriminator_features(data.x_test),
+        data.y_test,
+        max_iter=300,
+    )
+    metrics["linear_probe_n_train"] = len(probe)
     if hasattr(model, "predict_categories"):
         metrics.update(clustering_scores(data.y_test, model.predict_categories(data.x_test)))
     return metrics
@@ -148,7 +199,9 @@ def train_gan(method, config, data, run):
     settings = _settings(config, method, data)
     epochs = epochs_for(config, settings, data.name)
     if data.x_train.ndim != 4:
-        raise ValueError(f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}")
+        raise ValueError(
+            f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}"
+        )
     model = _build(method, data.image_shape, settings, config.seed)
     # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
     # which `run_recipe`'s seeding turns on).
@@ -157,17 +210,30 @@ def train_gan(method, config, data, run):
     batch_size = min(int(settings["batch_size"]), len(data.x_train))
     train_ds = image_dataset(data.x_train, batch_size, seed=config.seed, drop_remainder=True)
 
-    guard = GANGuard(data.x_test, seed=config.seed,
-                     checkpoint_path=(run.checkpoint_dir / "last_good.weights.h5") if run else None)
+    guard = GANGuard(
+        data.x_test,
+        seed=config.seed,
+        checkpoint_path=(run.checkpoint_dir / "last_good.weights.h5") if run else None,
+    )
     callbacks = [guard]
     if run:
-        callbacks.append(GeneratedImages(64 if method != "infogan" else 8 * settings["n_categories"],
-                                         seed=config.seed, output_dir=run.file("epochs"),
-                                         every=max(1, epochs // 5)))
+        callbacks.append(
+            GeneratedImages(
+                64 if method != "infogan" else 8 * settings["n_categories"],
+                seed=config.seed,
+                output_dir=run.file("epochs"),
+                every=max(1, epochs // 5),
+            )
+        )
     history, throughput = training.fit(
-        model, train_ds, epochs=epochs, run=run,
+        model,
+        train_ds,
+        epochs=epochs,
+        run=run,
         n_images=(len(data.x_train) // batch_size) * batch_size,
-        callbacks=callbacks, verbose=config.verbose)
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
 
     metrics = {
         "epochs_trained": (history.epoch[-1] + 1) if history.epoch else 0,
@@ -183,9 +249,16 @@ def train_gan(method, config, data, run):
         metrics["collapse_warning_epochs"] = [e + 1 for e in guard.collapse_epochs]
     n_frechet = config.option("n_frechet", N_FRECHET)
     n_probe = config.option("n_probe_train", N_PROBE_TRAIN)
-    metrics.update(evaluate_gan(model, data, seed=config.seed, n_frechet=n_frechet,
-                                n_probe_train=n_probe,
-                                frechet_epochs=1 if config.quick else FRECHET_CLASSIFIER_EPOCHS))
+    metrics.update(
+        evaluate_gan(
+            model,
+            data,
+            seed=config.seed,
+            n_frechet=n_frechet,
+            n_probe_train=n_probe,
+            frechet_epochs=1 if config.quick else FRECHET_CLASSIFIER_EPOCHS,
+        )
+    )
     metrics["diversity_ratio"] = guard.diversity_ratio()
     if run:
         _write_figures(run, model, data, history, config.seed)
@@ -198,19 +271,22 @@ def _write_figures(run, model, data, history, seed):
     from keras_unsup.callbacks.generated_images import generated_grid
 
     ncols = getattr(model, "n_categories", None) or 8
-    run.save_figure(generated_grid(model, model.fixed_latent(8 * ncols, seed), ncols=ncols),
-                    "samples.png")
+    run.save_figure(
+        generated_grid(model, model.fixed_latent(8 * ncols, seed), ncols=ncols), "samples.png"
+    )
     if history.history:
         run.save_figure(viz.plot_history(history.history), "losses.png")
     if hasattr(model, "traversal_latent"):
         from keras_unsup.callbacks.latent_traversal import latent_traversal_figure
 
         for code in range(model.n_continuous):
-            run.save_figure(latent_traversal_figure(model, code=code, seed=seed),
-                            f"traversal_code{code}.png")
+            run.save_figure(
+                latent_traversal_figure(model, code=code, seed=seed), f"traversal_code{code}.png"
+            )
         if data.y_test is not None:
-            fig = viz.plot_confusion_matrix(data.y_test, model.predict_categories(data.x_test),
-                                            class_names=data.class_names)
+            fig = viz.plot_confusion_matrix(
+                data.y_test, model.predict_categories(data.x_test), class_names=data.class_names
+            )
             run.save_figure(fig, "clusters.png")
 
 
@@ -219,14 +295,16 @@ def run_dcgan(config, data, run):
     return train_gan("dcgan", config, data, run)[0]
 
 
-@register("infogan", family="generative",
-          summary="InfoGAN (categorical + continuous codes; Q's category as clusters)",
-          clusters=True)
+@register(
+    "infogan",
+    family="generative",
+    summary="InfoGAN (categorical + continuous codes; Q's category as clusters)",
+    clusters=True,
+)
 def run_infogan(config, data, run):
     return train_gan("infogan", config, data, run)[0]
 
 
-@register("wgan-gp", family="generative", summary="WGAN with gradient penalty",
-          clusters=False)
+@register("wgan-gp", family="generative", summary="WGAN with gradient penalty", clusters=False)
 def run_wgan_gp(config, data, run):
     return train_gan("wgan-gp", config, data, run)[0]

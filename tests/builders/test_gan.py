@@ -43,8 +43,10 @@ def test_infogan_generator_follows_the_published_architecture():
     dense = [layer for layer in g.layers if isinstance(layer, keras.layers.Dense)]
     assert [d.units for d in dense] == [1024, 7 * 7 * 128]
     ups = [layer for layer in g.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
-    assert [(u.filters, u.kernel_size, u.strides) for u in ups] == [(64, (4, 4), (2, 2)),
-                                                                    (1, (4, 4), (2, 2))]
+    assert [(u.filters, u.kernel_size, u.strides) for u in ups] == [
+        (64, (4, 4), (2, 2)),
+        (1, (4, 4), (2, 2)),
+    ]
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in g.layers) == 3
     assert g.output_shape == (None, 28, 28, 1)
 
@@ -52,18 +54,20 @@ def test_infogan_generator_follows_the_published_architecture():
 def test_infogan_discriminator_follows_the_published_architecture():
     d = build_infogan_discriminator((28, 28, 1))
     convs = [layer for layer in d.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [(64, (4, 4), (2, 2)),
-                                                                      (128, (4, 4), (2, 2))]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [
+        (64, (4, 4), (2, 2)),
+        (128, (4, 4), (2, 2)),
+    ]
     dense = {layer.name: layer.units for layer in d.layers if isinstance(layer, keras.layers.Dense)}
-    assert dense == {"fc1": 1024, "d_logit": 1, "q_fc": 128, "q_categorical": 10,
-                     "q_continuous": 2}
+    assert dense == {"fc1": 1024, "d_logit": 1, "q_fc": 128, "q_categorical": 10, "q_continuous": 2}
     assert [tuple(o.shape) for o in d.outputs] == [(None, 1), (None, 10), (None, 2)]
     assert features_model(d).output_shape == (None, 1024)
 
 
 def test_infogan_without_continuous_codes_has_two_outputs():
-    d = build_infogan_discriminator((8, 8, 1), n_categories=3, n_continuous=0, hidden_units=8,
-                                    filters=4, q_units=4)
+    d = build_infogan_discriminator(
+        (8, 8, 1), n_categories=3, n_continuous=0, hidden_units=8, filters=4, q_units=4
+    )
     assert [tuple(o.shape) for o in d.outputs] == [(None, 1), (None, 3)]
 
 
@@ -75,17 +79,22 @@ def test_features_model_shares_weights_with_the_discriminator():
     assert {id(w) for w in f.weights} <= {id(w) for w in d.weights}
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: build_dcgan_generator(0, (8, 8, 1)), "`latent_dim` must be an integer >= 1"),
-    (lambda: build_dcgan_generator(8, (7, 7, 1)), "even height and width"),
-    (lambda: build_dcgan_discriminator((8, 8)), "`image_shape` must be a tuple of three"),
-    (lambda: build_dcgan_discriminator((8, 8, 1), batch_norm="no"), "`batch_norm` must be"),
-    (lambda: build_infogan_generator((6, 6, 1)), "divisible by 4"),
-    (lambda: build_infogan_generator((8, 8, 1), n_categories=1), "`n_categories` must be"),
-    (lambda: build_infogan_discriminator((8, 8, 1), n_continuous=-1), "`n_continuous` must be"),
-    (lambda: features_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])),
-     "must have a layer named 'features'"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: build_dcgan_generator(0, (8, 8, 1)), "`latent_dim` must be an integer >= 1"),
+        (lambda: build_dcgan_generator(8, (7, 7, 1)), "even height and width"),
+        (lambda: build_dcgan_discriminator((8, 8)), "`image_shape` must be a tuple of three"),
+        (lambda: build_dcgan_discriminator((8, 8, 1), batch_norm="no"), "`batch_norm` must be"),
+        (lambda: build_infogan_generator((6, 6, 1)), "divisible by 4"),
+        (lambda: build_infogan_generator((8, 8, 1), n_categories=1), "`n_categories` must be"),
+        (lambda: build_infogan_discriminator((8, 8, 1), n_continuous=-1), "`n_continuous` must be"),
+        (
+            lambda: features_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])),
+            "must have a layer named 'features'",
+        ),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         call()

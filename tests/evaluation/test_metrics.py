@@ -66,3 +66,18 @@ def test_kmeans_scores_recovers_blobs():
     x, y = _blobs(400, 8, 10.0, 3)
     scores, labels = kmeans_scores(x, y, 4, seed=0)
     assert scores["acc"] > 0.98 and labels.shape == (400,)
+
+
+def test_kmeans_normalisation_groups_by_direction():
+    # two directions, each at very different lengths: raw k-means splits by length,
+    # L2-normalised k-means by direction
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    directions = np.array([[1.0, 0.0], [0.0, 1.0]])[y]
+    lengths = np.tile(np.r_[np.full(100, 1.0), np.full(100, 50.0)], 2)[:, None]
+    x = directions * lengths + rng.normal(scale=0.02, size=(400, 2))
+    raw, _ = kmeans_scores(x, y, 2, seed=0)
+    l2, _ = kmeans_scores(x, y, 2, seed=0, normalize="l2")
+    assert l2["acc"] == 1.0 and raw["acc"] < 0.8
+    with pytest.raises(ValueError, match=r"`normalize` must be None, 'l2' or 'standard'. Received: normalize='max'"):
+        kmeans_scores(x, y, 2, normalize="max")

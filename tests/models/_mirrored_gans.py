@@ -13,20 +13,21 @@ import tensorflow as tf
 
 cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
-    cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from keras_unsup.builders.gan import (  # noqa: E402
+from keras_unsup.builders.gan import (
     build_dcgan_discriminator,
     build_dcgan_generator,
     build_infogan_discriminator,
     build_infogan_generator,
 )
-from keras_unsup.models.gan import GAN  # noqa: E402
-from keras_unsup.models.infogan import InfoGAN  # noqa: E402
-from keras_unsup.models.wgan_gp import WGANGP  # noqa: E402
+from keras_unsup.models.gan import GAN
+from keras_unsup.models.infogan import InfoGAN
+from keras_unsup.models.wgan_gp import WGANGP
 
 keras.utils.set_random_seed(0)
 shape = (8, 8, 1)
@@ -35,17 +36,29 @@ strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 result = {"replicas": strategy.num_replicas_in_sync}
 with strategy.scope():
     models = {
-        "GAN": GAN(build_dcgan_generator(4, shape, filters=4),
-                   build_dcgan_discriminator(shape, filters=4), seed=0),
+        "GAN": GAN(
+            build_dcgan_generator(4, shape, filters=4),
+            build_dcgan_discriminator(shape, filters=4),
+            seed=0,
+        ),
         "InfoGAN": InfoGAN(
-            build_infogan_generator(shape, noise_dim=4, n_categories=3, n_continuous=1,
-                                    hidden_units=8, filters=4),
-            build_infogan_discriminator(shape, n_categories=3, n_continuous=1, hidden_units=8,
-                                        filters=4, q_units=8),
-            noise_dim=4, n_categories=3, n_continuous=1, seed=0),
-        "WGANGP": WGANGP(build_dcgan_generator(4, shape, filters=4),
-                         build_dcgan_discriminator(shape, filters=4, batch_norm=False),
-                         n_critic=2, seed=0),
+            build_infogan_generator(
+                shape, noise_dim=4, n_categories=3, n_continuous=1, hidden_units=8, filters=4
+            ),
+            build_infogan_discriminator(
+                shape, n_categories=3, n_continuous=1, hidden_units=8, filters=4, q_units=8
+            ),
+            noise_dim=4,
+            n_categories=3,
+            n_continuous=1,
+            seed=0,
+        ),
+        "WGANGP": WGANGP(
+            build_dcgan_generator(4, shape, filters=4),
+            build_dcgan_discriminator(shape, filters=4, batch_norm=False),
+            n_critic=2,
+            seed=0,
+        ),
     }
     for model in models.values():
         model.compile(jit_compile=False)

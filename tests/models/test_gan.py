@@ -17,29 +17,43 @@ SHAPE = (8, 8, 1)
 
 
 def tiny_gan(seed=0):
-    return GAN(build_dcgan_generator(4, SHAPE, filters=4), build_dcgan_discriminator(SHAPE, filters=4),
-               seed=seed)
+    return GAN(
+        build_dcgan_generator(4, SHAPE, filters=4),
+        build_dcgan_discriminator(SHAPE, filters=4),
+        seed=seed,
+    )
 
 
 def tiny_infogan(seed=0):
     return InfoGAN(
-        build_infogan_generator(SHAPE, noise_dim=4, n_categories=3, n_continuous=2,
-                                hidden_units=8, filters=4),
-        build_infogan_discriminator(SHAPE, n_categories=3, n_continuous=2, hidden_units=8,
-                                    filters=4, q_units=4),
-        noise_dim=4, n_categories=3, n_continuous=2, seed=seed)
+        build_infogan_generator(
+            SHAPE, noise_dim=4, n_categories=3, n_continuous=2, hidden_units=8, filters=4
+        ),
+        build_infogan_discriminator(
+            SHAPE, n_categories=3, n_continuous=2, hidden_units=8, filters=4, q_units=4
+        ),
+        noise_dim=4,
+        n_categories=3,
+        n_continuous=2,
+        seed=seed,
+    )
 
 
 def tiny_wgan(seed=0):
-    return WGANGP(build_dcgan_generator(4, SHAPE, filters=4),
-                  build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False),
-                  n_critic=2, seed=seed)
+    return WGANGP(
+        build_dcgan_generator(4, SHAPE, filters=4),
+        build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False),
+        n_critic=2,
+        seed=seed,
+    )
 
 
 MAKERS = {"GAN": tiny_gan, "InfoGAN": tiny_infogan, "WGANGP": tiny_wgan}
-TRACKED = {"GAN": ["d_loss", "g_loss"],
-           "InfoGAN": ["d_loss", "g_loss", "info_loss", "q_accuracy"],
-           "WGANGP": ["d_loss", "g_loss", "gradient_penalty", "wasserstein"]}
+TRACKED = {
+    "GAN": ["d_loss", "g_loss"],
+    "InfoGAN": ["d_loss", "g_loss", "info_loss", "q_accuracy"],
+    "WGANGP": ["d_loss", "g_loss", "gradient_penalty", "wasserstein"],
+}
 
 
 def images(n=32, seed=0):
@@ -57,10 +71,13 @@ def test_train_step_updates_both_networks_and_reports_its_losses(name):
     assert list(history.history) == TRACKED[name]
     assert [m.name for m in model.metrics] == TRACKED[name]
     assert all(np.isfinite(v[-1]) for v in history.history.values())
-    assert any(np.abs(w.numpy() - b).max() > 0
-               for w, b in zip(model.generator.trainable_weights, g_before))
-    assert any(np.abs(w.numpy() - b).max() > 0
-               for w, b in zip(model.discriminator.trainable_weights, d_before))
+    assert any(
+        np.abs(w.numpy() - b).max() > 0 for w, b in zip(model.generator.trainable_weights, g_before)
+    )
+    assert any(
+        np.abs(w.numpy() - b).max() > 0
+        for w, b in zip(model.discriminator.trainable_weights, d_before)
+    )
     steps = 4
     critic_steps = 2 if name == "WGANGP" else 1  # n_critic critic updates per generator update
     assert int(model.g_optimizer.iterations.numpy()) == steps
@@ -107,8 +124,11 @@ def test_config_round_trip_rebuilds_the_same_model(name):
 def test_save_and_load_give_identical_generator_outputs(name, tmp_path):
     keras.utils.set_random_seed(0)
     model = MAKERS[name]()
-    model.compile(d_optimizer=keras.optimizers.Adam(3e-4, beta_1=0.5),
-                  g_optimizer=keras.optimizers.Adam(1e-4), jit_compile=False)
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(3e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-4),
+        jit_compile=False,
+    )
     model.fit(image_dataset(images(16), 8, seed=0), epochs=1, verbose=0)
     path = tmp_path / "gan.keras"
     model.save(path)
@@ -116,8 +136,9 @@ def test_save_and_load_give_identical_generator_outputs(name, tmp_path):
     assert type(loaded) is type(model)
     z = model.fixed_latent(5, seed=2)
     np.testing.assert_array_equal(loaded.generate(latent=z), model.generate(latent=z))
-    np.testing.assert_allclose(loaded.discriminator_features(images(4)),
-                               model.discriminator_features(images(4)), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.discriminator_features(images(4)), model.discriminator_features(images(4)), atol=1e-6
+    )
     # The optimizers come back with their settings and state.
     assert loaded.d_optimizer is not loaded.g_optimizer
     assert float(loaded.d_optimizer.learning_rate.numpy()) == pytest.approx(3e-4)
@@ -139,9 +160,12 @@ def test_backup_and_restore_resumes_both_optimizers(tmp_path):
     class Capture(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if not hasattr(self, "start"):
-                self.start = (epoch, [w.numpy().copy() for w in self.model.generator.weights],
-                              int(self.model.d_optimizer.iterations.numpy()),
-                              int(self.model.g_optimizer.iterations.numpy()))
+                self.start = (
+                    epoch,
+                    [w.numpy().copy() for w in self.model.generator.weights],
+                    int(self.model.d_optimizer.iterations.numpy()),
+                    int(self.model.g_optimizer.iterations.numpy()),
+                )
 
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 0:
@@ -153,12 +177,14 @@ def test_backup_and_restore_resumes_both_optimizers(tmp_path):
     first, capture = tiny_wgan(), Capture()
     first.compile(jit_compile=False)
     with pytest.raises(KeyboardInterrupt):
-        training.fit(first, ds, epochs=3, run=run, n_images=16, callbacks=[capture, Interrupt()],
-                     verbose=0)
+        training.fit(
+            first, ds, epochs=3, run=run, n_images=16, callbacks=[capture, Interrupt()], verbose=0
+        )
     second, resumed = tiny_wgan(seed=1), Capture()
     second.compile(jit_compile=False)
-    history, _ = training.fit(second, ds, epochs=3, run=run, n_images=16, callbacks=[resumed],
-                              verbose=0)
+    history, _ = training.fit(
+        second, ds, epochs=3, run=run, n_images=16, callbacks=[resumed], verbose=0
+    )
     epoch, weights, d_iter, g_iter = resumed.start
     assert epoch == 1 and history.epoch == [1, 2]  # the first epoch is not run again
     for a, b in zip(weights, capture.after_first):
@@ -166,14 +192,30 @@ def test_backup_and_restore_resumes_both_optimizers(tmp_path):
     assert (d_iter, g_iter) == (2 * 2, 2)  # 2 steps, n_critic=2: the optimizers' state came back
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: GAN("g", build_dcgan_discriminator(SHAPE, filters=4)), "`generator` must be a keras.Model"),
-    (lambda: GAN(build_dcgan_generator(4, SHAPE, filters=4),
-                 build_dcgan_discriminator((16, 16, 1), filters=4)),
-     "`discriminator` must take the generator's images"),
-    (lambda: GAN(build_dcgan_generator(4, SHAPE, filters=4),
-                 build_dcgan_discriminator(SHAPE, filters=4), seed=1.5), "`seed` must be an integer"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: GAN("g", build_dcgan_discriminator(SHAPE, filters=4)),
+            "`generator` must be a keras.Model",
+        ),
+        (
+            lambda: GAN(
+                build_dcgan_generator(4, SHAPE, filters=4),
+                build_dcgan_discriminator((16, 16, 1), filters=4),
+            ),
+            "`discriminator` must take the generator's images",
+        ),
+        (
+            lambda: GAN(
+                build_dcgan_generator(4, SHAPE, filters=4),
+                build_dcgan_discriminator(SHAPE, filters=4),
+                seed=1.5,
+            ),
+            "`seed` must be an integer",
+        ),
+    ],
+)
 def test_bad_constructor_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -10,16 +10,25 @@ SHAPE = (8, 8, 1)
 
 def tiny(n_continuous=2, seed=0, **kwargs):
     return InfoGAN(
-        build_infogan_generator(SHAPE, noise_dim=4, n_categories=3, n_continuous=n_continuous,
-                                hidden_units=8, filters=4),
-        build_infogan_discriminator(SHAPE, n_categories=3, n_continuous=n_continuous,
-                                    hidden_units=8, filters=4, q_units=4),
-        noise_dim=4, n_categories=3, n_continuous=n_continuous, seed=seed, **kwargs)
+        build_infogan_generator(
+            SHAPE, noise_dim=4, n_categories=3, n_continuous=n_continuous, hidden_units=8, filters=4
+        ),
+        build_infogan_discriminator(
+            SHAPE, n_categories=3, n_continuous=n_continuous, hidden_units=8, filters=4, q_units=4
+        ),
+        noise_dim=4,
+        n_categories=3,
+        n_continuous=n_continuous,
+        seed=seed,
+        **kwargs,
+    )
 
 
 def test_sampled_codes_are_valid_and_placed_in_the_latent():
     model = tiny()
-    latent, categories, continuous = (keras.ops.convert_to_numpy(t) for t in model.sample_codes(3000))
+    latent, categories, continuous = (
+        keras.ops.convert_to_numpy(t) for t in model.sample_codes(3000)
+    )
     assert latent.shape == (3000, 4 + 3 + 2)
     np.testing.assert_array_equal(latent[:, 4:7], np.eye(3)[categories])  # one-hot of the category
     np.testing.assert_array_equal(latent[:, 7:], continuous)
@@ -83,11 +92,15 @@ def test_without_continuous_codes():
 
 
 def test_bad_arguments():
-    g = build_infogan_generator(SHAPE, noise_dim=4, n_categories=3, n_continuous=2, hidden_units=8,
-                                filters=4)
-    d = build_infogan_discriminator(SHAPE, n_categories=3, n_continuous=2, hidden_units=8,
-                                    filters=4, q_units=4)
-    with pytest.raises(ValueError, match="must take noise_dim \\+ n_categories \\+ n_continuous = 10"):
+    g = build_infogan_generator(
+        SHAPE, noise_dim=4, n_categories=3, n_continuous=2, hidden_units=8, filters=4
+    )
+    d = build_infogan_discriminator(
+        SHAPE, n_categories=3, n_continuous=2, hidden_units=8, filters=4, q_units=4
+    )
+    with pytest.raises(
+        ValueError, match="must take noise_dim \\+ n_categories \\+ n_continuous = 10"
+    ):
         InfoGAN(g, d, noise_dim=5, n_categories=3, n_continuous=2)
     with pytest.raises(ValueError, match="`discriminator` must return 3 outputs"):
         InfoGAN(g, d, noise_dim=5, n_categories=2, n_continuous=2)

@@ -25,27 +25,40 @@ def test_gradient_penalty_of_a_linear_critic_is_analytic(scale):
     rng = np.random.default_rng(0)
     real = rng.random((6, *SHAPE)).astype("float32")
     fake = rng.random((6, *SHAPE)).astype("float32")
-    penalty = float(model.gradient_penalty(keras.ops.convert_to_tensor(real),
-                                           keras.ops.convert_to_tensor(fake)))
+    penalty = float(
+        model.gradient_penalty(keras.ops.convert_to_tensor(real), keras.ops.convert_to_tensor(fake))
+    )
     assert penalty == pytest.approx((np.linalg.norm(w) - 1.0) ** 2, rel=1e-4)
 
 
 def test_critic_with_batch_norm_is_refused():
     with pytest.raises(ValueError, match="must not use batch normalisation"):
-        WGANGP(build_dcgan_generator(4, SHAPE, filters=4), build_dcgan_discriminator(SHAPE, filters=4))
+        WGANGP(
+            build_dcgan_generator(4, SHAPE, filters=4), build_dcgan_discriminator(SHAPE, filters=4)
+        )
 
 
-@pytest.mark.parametrize("kwargs, message", [({"n_critic": 0}, "`n_critic` must be an integer >= 1"),
-                                             ({"gp_weight": -1.0}, "`gp_weight` must be a number")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_critic": 0}, "`n_critic` must be an integer >= 1"),
+        ({"gp_weight": -1.0}, "`gp_weight` must be a number"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        WGANGP(build_dcgan_generator(4, SHAPE, filters=4),
-               build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False), **kwargs)
+        WGANGP(
+            build_dcgan_generator(4, SHAPE, filters=4),
+            build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False),
+            **kwargs,
+        )
 
 
 def test_default_optimizers_follow_the_paper():
-    model = WGANGP(build_dcgan_generator(4, SHAPE, filters=4),
-                   build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False))
+    model = WGANGP(
+        build_dcgan_generator(4, SHAPE, filters=4),
+        build_dcgan_discriminator(SHAPE, filters=4, batch_norm=False),
+    )
     model.compile()
     for opt in (model.d_optimizer, model.g_optimizer):
         assert float(opt.learning_rate.numpy()) == pytest.approx(1e-4)

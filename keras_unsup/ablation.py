@@ -1,0 +1,176 @@
+"""`keras-unsup ablate`: MoCo's queue length x momentum grid, as one command.
+
+    keras-unsup ablate moco --queue 16,32,64,128,256 --momentum 0.9,0.99,0.999,0.9999 \
+        --dataset fashion_mnist
+
+trains MoCo once per grid cell (same data, seed and epochs), scores the frozen
+embeddings and writes the accuracy tables as `ablation.md` and `ablation.json`
+(with a progress bar over the grid). Each cell is an ordinary run folder, so an
+interrupted ablation resumes: finished cells are read back, the running one
+resumes from its last epoch.
+"""
+
+import json
+from pathlib import Path
+
+COMMAND = "ablate"
+METHODS = ("moco",)
+DEFAULT_QUEUES = (16, 32, 64, 128, 256)
+DEFAULT_MOMENTA = (0.9, 0.99, 0.999, 0.9999)
+# Metrics shown as tables (the first is the headline), higher is better for all.
+TABLE_METRICS = ("linear_probe_acc", "knn_acc", "acc", "nmi")
+
+
+def _check_grid(queue_sizes, momenta):
+    queue_sizes, momenta = list(queue_sizes), list(momenta)
+    if not queue_sizes or not momenta:
+        raise ValueError("`queue_sizes` and `momenta` must each hold at least one value. "
+                         f"Received: queue_sizes={queue_sizes}, momenta={momenta}")
+    for q in queue_sizes:
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+            raise ValueError(f"Every queue length must be an integer >= 1. Received: queue={q!r}")
+    for m in momenta:
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0.0 <= m < 1.0:
+            raise ValueError(f"Every momentum must be a number in [0, 1). Received: momentum={m!r}")
+    return queue_sizes, [float(m) for m in momenta]
+
+
+def cell_name(queue_size, momentum):
+    """Folder name of one grid cell, e.g. `queue_16-momentum_0.99`."""
+    return f"queue_{queue_size}-momentum_{momentum:g}"
+
+
+def ablate(method="moco", queue_sizes=DEFAULT_QUEUES, momenta=DEFAULT_MOMENTA,
+           dataset="digits", *, epochs=None, seed=0, out_dir="runs/ablation", quick=False,
+           train_images=None, test_images=None, progress=True, verbose=0, plot=False):
+    """Trains `method` over the queue length x momentum grid and writes the tables.
+
+    Args:
+        method: `"moco"`.
+        queue_sizes: queue lengths `K` to try (each >= 1; smaller than the batch works).
+        momenta: key-encoder momenta `m` to try, each in [0, 1).
+        dataset: dataset name or image folder.
+        epochs: epochs per cell (`None`: the recipe's default for the dataset).
+        seed: seed of every cell (same data order and augmentations).
+        out_dir: folder of `ablation.md`, `ablation.json` and one run folder per cell.
+        quick: the 2000/500-image subset and 2 epochs.
+        train_images: use a random subset of this many training images.
+        test_images: use a random subset of this many test images.
+        progress: show a progress bar over the grid.
+        verbose: Keras' verbosity inside each cell.
+        plot: draw each cell's t-SNE plot.
+
+    Returns:
+        The rows of `ablation.json`: one dict per cell with `queue_size`, `momentum`
+        and its metrics.
+
+    Example:
+
+    >>> rows = ablate("moco", [16, 256], [0.9, 0.999], "digits", epochs=5, out_dir="runs/abl")
+    """
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}. Received: method={method!r}")
+    queue_sizes, momenta = _check_grid(queue_sizes, momenta)
+    for name, value in (("train_images", train_images), ("test_images", test_images)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"`{name}` must be None or an integer >= 1. Received: {name}={value!r}")
+
+    from keras_unsup.recipes import load_run_data, run_recipe
+    from keras_unsup.recipes.base import RunConfig, write_json
+
+    data = load_run_data(RunConfig(method, dataset, quick=quick, seed=seed))
+    if train_images is not None or test_images is not None:
+        data = data.subset(train_images, test_images, seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = [(q, m) for q in queue_sizes for m in momenta]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(grid), desc=f"ablate {method}", unit="run")
+    rows = []
+    for queue_size, momentum in grid:
+        if bar is not None:
+            bar.set_postfix_str(f"queue {queue_size}, momentum {momentum:g}")
+        cell = out / cell_name(queue_size, momentum)
+        finished = cell / "metrics.json"
+        if finished.is_file():
+            metrics = json.loads(finished.read_text())
+        else:
+            metrics = run_recipe(method, dataset, epochs=epochs, seed=seed, out_dir=cell,
+                                 quick=quick, verbose=verbose, data=data, queue_size=queue_size,
+                                 momentum=momentum, plot=plot)
+        rows.append({"queue_size": queue_size, "momentum": momentum,
+                     **{k: metrics.get(k) for k in (*TABLE_METRICS, "ari", "images_per_second",
+                                                     "wall_time_s", "epochs")}})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    summary = {"method": method, "dataset": data.name, "seed": seed, "quick": quick,
+               "n_train": len(data.x_train), "n_test": len(data.x_test),
+               "queue_sizes": queue_sizes, "momenta": momenta, "rows": rows}
+    write_json(out / "ablation.json", summary)
+    (out / "ablation.md").write_text(markdown_tables(summary))
+    return rows
+
+
+def markdown_tables(summary):
+    """One markdown table per metric: queue lengths down, momenta across."""
+    rows = {(r["queue_size"], r["momentum"]): r for r in summary["rows"]}
+    title = (f"{summary['method']} on {summary['dataset']} ({summary['n_train']} training, "
+             f"{summary['n_test']} test images), seed {summary['seed']}: queue length x momentum.")
+    lines = [title, ""]
+    for metric in TABLE_METRICS:
+        lines += [f"**{metric}**", "",
+                  "| queue \\ momentum | " + " | ".join(f"{m:g}" for m in summary["momenta"]) + " |",
+                  "| --- |" + " --- |" * len(summary["momenta"])]
+        for q in summary["queue_sizes"]:
+            cells = []
+            for m in summary["momenta"]:
+                value = rows.get((q, m), {}).get(metric)
+                cells.append("–" if value is None else f"{value:.3f}")
+            lines.append(f"| {q} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _parse_list(text, cast, name):
+    try:
+        return [cast(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ValueError(f"`--{name}` must be comma-separated numbers. Received: {text!r}") from None
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(COMMAND, help="MoCo's queue length x momentum ablation")
+    parser.add_argument("method", help="method to ablate: moco")
+    parser.add_argument("--queue", default=",".join(map(str, DEFAULT_QUEUES)),
+                        help="comma-separated queue lengths (default 16,32,64,128,256)")
+    parser.add_argument("--momentum", default=",".join(map(str, DEFAULT_MOMENTA)),
+                        help="comma-separated momenta (default 0.9,0.99,0.999,0.9999)")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="train on a random subset of this many images")
+    parser.add_argument("--test-images", type=int, default=None,
+                        help="score on a random subset of this many test images")
+    parser.add_argument("--out", default=None, help="output folder (default runs/ablation-METHOD-DATASET)")
+    parser.add_argument("--quick", action="store_true", help="small data and few epochs")
+
+
+def main(args):
+    import os
+
+    queues = _parse_list(args.queue, int, "queue")
+    momenta = _parse_list(args.momentum, float, "momentum")
+    out = args.out or os.path.join(
+        "runs", f"ablation-{args.method}-{os.path.basename(str(args.dataset))}")
+    ablate(args.method, queues, momenta, args.dataset, epochs=args.epochs, seed=args.seed,
+           out_dir=out, quick=args.quick, train_images=args.train_images,
+           test_images=args.test_images)
+    print(Path(out, "ablation.md").read_text())
+    print(f"written to {out}/ablation.md and ablation.json")

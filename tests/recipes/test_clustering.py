@@ -1,0 +1,121 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_unsup.data import Dataset, load_dataset
+from keras_unsup.recipes import get_recipe, list_recipes, run_recipe
+
+METHODS = ("kmeans", "gmm", "ae-kmeans", "ae-gmm", "ae-umap-gmm", "dec", "idec")
+# A small autoencoder and few steps: these tests check the wiring, the benchmark the quality.
+SMALL = {"hidden_units": [32, 32], "epochs": 2, "quick": True, "verbose": 0}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("digits").subset(160, 40, seed=0)
+
+
+def test_all_methods_are_registered_in_the_clustering_family():
+    names = {r.name for r in list_recipes() if r.family == "clustering"}
+    assert names == set(METHODS)
+    assert all(get_recipe(m).clusters for m in METHODS)
+
+
+def test_kmeans_run_writes_metrics_and_figures(data, tmp_path):
+    out = tmp_path / "kmeans"
+    metrics = run_recipe("kmeans", data=data, out_dir=out, quick=True, verbose=0)
+    assert metrics["n_clustered"] == 200 and metrics["n_clusters"] == 10
+    for key in ("acc", "nmi", "ari"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["acc"] > 0.5  # k-means on digit pixels is far above chance (0.1)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["method"] == "kmeans" and saved["family"] == "clustering"
+    for name in ("confusion_matrix.png", "embedding_clusters.png", "embedding_labels.png"):
+        assert (out / name).stat().st_size > 1000
+    labels = np.load(out / "labels.npy")
+    assert labels.shape == (200,) and set(np.unique(labels)) <= set(range(10))
+
+
+def test_gmm_reduces_with_pca(data):
+    metrics = run_recipe("gmm", data=data, quick=True, verbose=0, pca_components=8,
+                         n_clusters=4)
+    assert metrics["pca_components"] == 8 and metrics["n_clusters"] == 4
+
+
+def test_deep_methods_share_one_pretraining(data, tmp_path):
+    shared = tmp_path / "ae"
+    first = run_recipe("ae-kmeans", data=data, out_dir=tmp_path / "a", ae_dir=str(shared),
+                       **SMALL)
+    second = run_recipe("ae-gmm", data=data, out_dir=tmp_path / "b", ae_dir=str(shared),
+                        **SMALL)
+    assert first["pretrain_reused"] is False and second["pretrain_reused"] is True
+    assert second["pretrain_time_s"] == first["pretrain_time_s"]
+    assert (shared / "autoencoder.keras").is_file()
+    model = keras.saving.load_model(tmp_path / "b" / "model.keras")
+    assert model.get_layer("encoder").output_shape == (None, 10)
+    # Other pretraining settings in the same folder are refused, not silently mixed.
+    with pytest.raises(ValueError, match="ae_dir"):
+        run_recipe("ae-gmm", data=data, ae_dir=str(shared), **{**SMALL, "epochs": 3})
+
+
+@pytest.mark.slow
+def test_ae_umap_gmm_caches_its_embedding(data, tmp_path):
+    out = tmp_path / "umap"
+    first = run_recipe("ae-umap-gmm", data=data, out_dir=out, umap_components=3, **SMALL)
+    assert first["umap_components"] == 3
+    assert np.load(out / "checkpoints" / "umap.npy").shape == (200, 3)
+    again = run_recipe("ae-umap-gmm", data=data, out_dir=out, umap_components=3, **SMALL)
+    assert again["pretrain_reused"] is True
+    assert again["acc"] == first["acc"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dec", "idec"])
+def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path):
+    out = tmp_path / method
+    options = dict(SMALL, max_iter=20, update_interval=10, dec_batch_size=32, n_init=2)
+    metrics = run_recipe(method, data=data, out_dir=out, **options)
+    assert metrics["dec_iterations"] <= 20
+    model = keras.saving.load_model(out / "model.keras")
+    x = data.x_all
+    np.testing.assert_array_equal(model.predict(x), np.load(out / "labels.npy"))
+    history = json.loads((out / "dec_history.json").read_text())
+    assert history[0]["iteration"] == 0
+    # A rerun into the same folder resumes from the saved state instead of starting over.
+    again = run_recipe(method, data=data, out_dir=out, **options)
+    assert again["pretrain_reused"] is True
+    assert again["acc"] == metrics["acc"]
+
+
+@pytest.mark.parametrize("n_clusters", [1, 201, 2.5])
+def test_bad_number_of_clusters(n_clusters, data):
+    with pytest.raises(ValueError, match="n_clusters"):
+        run_recipe("kmeans", data=data, quick=True, verbose=0, n_clusters=n_clusters)
+
+
+def test_non_finite_images_are_refused(data):
+    x = data.x_train.copy()
+    x[0, 0, 0, 0] = np.nan
+    bad = Dataset("bad", x, data.y_train, data.x_test, data.y_test)
+    for method in ("kmeans", "ae-kmeans"):
+        with pytest.raises(ValueError, match="finite"):
+            run_recipe(method, data=bad, quick=True, verbose=0)
+
+
+def test_unlabelled_data_needs_n_clusters(data):
+    unlabelled = Dataset("folder", data.x_train, None, data.x_test, None)
+    with pytest.raises(ValueError, match="n_clusters"):
+        run_recipe("kmeans", data=unlabelled, quick=True, verbose=0)
+    metrics = run_recipe("kmeans", data=unlabelled, quick=True, verbose=0, n_clusters=3)
+    assert "acc" not in metrics and metrics["n_clusters"] == 3
+
+
+def test_cli_runs_a_clustering_method(tmp_path, capsys):
+    from keras_unsup.cli import main
+
+    main(["run", "kmeans", "--quick", "--out", str(tmp_path / "run"), "--set", "n_init=2"])
+    printed = capsys.readouterr().out
+    assert "acc" in printed
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["method"] == "kmeans"

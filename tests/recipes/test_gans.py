@@ -1,0 +1,88 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_unsup.recipes import get_recipe, list_recipes, run_recipe
+
+TINY = {"filters": 4, "n_frechet": 100, "n_probe_train": 200}
+
+
+def test_gan_recipes_are_registered():
+    recipes = {r.name: r for r in list_recipes() if r.family == "generative"}
+    assert {"dcgan", "infogan", "wgan-gp"} <= set(recipes)
+    assert recipes["infogan"].clusters  # in `keras-unsup benchmark`
+    assert not recipes["dcgan"].clusters and not recipes["wgan-gp"].clusters
+    assert get_recipe("wgan-gp").summary
+
+
+def test_unknown_option_fails_before_training():
+    with pytest.raises(ValueError, match="Unknown option\\(s\\) for 'dcgan': \\['n_critic'\\]"):
+        run_recipe("dcgan", "digits", quick=True, epochs=1, verbose=0, n_critic=3)
+
+
+@pytest.mark.slow
+def test_infogan_recipe_writes_its_run_folder_and_scores(tmp_path):
+    metrics = run_recipe(
+        "infogan",
+        "digits",
+        quick=True,
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+        verbose=0,
+        hidden_units=16,
+        **TINY,
+    )
+    for key in (
+        "acc",
+        "nmi",
+        "ari",
+        "frechet_distance",
+        "frechet_floor",
+        "linear_probe_acc",
+        "images_per_second",
+        "diversity_ratio",
+        "wall_time_s",
+    ):
+        assert isinstance(metrics[key], float), key
+    assert 0.0 <= metrics["acc"] <= 1.0 and metrics["epochs_trained"] == 1
+    assert metrics["frechet_floor"] < metrics["frechet_distance"]  # an untrained GAN is far off
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["method"] == "infogan" and written["acc"] == pytest.approx(metrics["acc"])
+    for name in (
+        "samples.png",
+        "traversal_code0.png",
+        "traversal_code1.png",
+        "clusters.png",
+        "losses.png",
+        "epochs/generated_epoch_001.png",
+        "checkpoints/last_good.weights.h5",
+    ):
+        assert (tmp_path / name).is_file(), name
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(model).__name__ == "InfoGAN" and model.n_categories == 10
+    assert model.predict_categories(np.zeros((2, 8, 8, 1), np.float32)).shape == (2,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method, key", [("dcgan", "final_g_loss"), ("wgan-gp", "final_wasserstein")]
+)
+def test_dcgan_and_wgan_recipes(method, key, tmp_path):
+    metrics = run_recipe(
+        method,
+        "digits",
+        quick=True,
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+        verbose=0,
+        latent_dim=8,
+        **TINY,
+    )
+    assert np.isfinite(metrics[key])
+    assert 0.0 <= metrics["linear_probe_acc"] <= 1.0
+    assert "acc" not in metrics  # only InfoGAN clusters
+    assert (tmp_path / "samples.png").is_file() and (tmp_path / "model.keras").is_file()

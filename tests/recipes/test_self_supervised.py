@@ -1,0 +1,60 @@
+import json
+
+import keras
+import pytest
+
+from keras_unsup.data import load_dataset
+from keras_unsup.recipes import get_recipe, list_recipes, run_recipe
+
+
+def _small_digits():
+    return load_dataset("digits", seed=0).subset(400, 120, seed=0)
+
+
+def test_recipes_are_registered_in_the_self_supervised_family():
+    names = {r.name: r for r in list_recipes()}
+    for name in ("moco", "simclr", "rotnet"):
+        assert names[name].family == "self-supervised" and names[name].clusters
+    assert get_recipe("moco").summary.startswith("MoCo")
+
+
+def test_unknown_option_is_refused():
+    with pytest.raises(ValueError, match=r"Unknown option\(s\) for moco: \['queue'\]"):
+        run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, queue="16")
+
+
+def test_bad_moco_settings_are_refused_before_training():
+    with pytest.raises(ValueError, match="`momentum` must be a number in"):
+        run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, momentum=1.5)
+    with pytest.raises(ValueError, match="`queue_size` must be an integer >= 1"):
+        run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, queue_size=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["moco", "simclr", "rotnet"])
+def test_recipe_writes_metrics_plot_and_model(method, tmp_path):
+    data = _small_digits()
+    out = tmp_path / method
+    metrics = run_recipe(method, data=data, epochs=2, seed=0, out_dir=out, verbose=0,
+                         tsne_points=100, **({"queue_size": 64} if method == "moco" else {}))
+    for key in ("acc", "nmi", "ari", "linear_probe_acc", "knn_acc", "images_per_second",
+                "wall_time_s"):
+        assert isinstance(metrics[key], float), key
+    assert 0.0 <= metrics["acc"] <= 1.0 and metrics["knn_acc"] > 0.3  # well above 10 classes' chance
+    assert metrics["linear_probe_acc"] > 0.5
+    assert metrics["n_train"] == 400 and metrics["family"] == "self-supervised"
+    assert json.loads((out / "metrics.json").read_text())["method"] == method
+    assert (out / "tsne.png").stat().st_size > 1000
+    model = keras.saving.load_model(out / "model.keras")
+    x = data.x_test[:4]
+    assert model.predict(x, verbose=0).shape == (4, 128)
+
+
+@pytest.mark.slow
+def test_moco_recipe_trains_on_a_subset_and_writes_nothing_without_out_dir(tmp_path):
+    data = _small_digits()
+    metrics = run_recipe("moco", data=data, epochs=1, seed=0, verbose=0, train_images=256,
+                         queue_size=16)
+    assert metrics["train_images"] == 256 and metrics["queue_size"] == 16
+    assert metrics["n_train"] == 400  # probes still use every training image
+    assert metrics["images_per_second"] > 0 and metrics["epochs"] == 1
