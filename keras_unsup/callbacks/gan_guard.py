@@ -119,13 +119,18 @@ class GANGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.stopped_reason = None
-        self._good_weights = [np.array(w) for w in self.model.get_weights()]
+        self._good_weights = None
         self._good_epoch = None
         if self.reference_diversity is not None and self._latent is None:
             self._latent = self.model.fixed_latent(self.n_samples, self.seed)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self._good_weights is None:
+            # Taken here rather than at train begin: a resumed run (BackupAndRestore)
+            # has restored its weights by now.
+            self._good_weights = [np.array(w) for w in self.model.get_weights()]
+            self._good_epoch = epoch - 1 if epoch > 0 else None
 
     def on_train_batch_end(self, batch, logs=None):
         if self.stopped_reason is not None or not logs:

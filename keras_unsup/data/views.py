@@ -218,7 +218,7 @@ class RandomBrightnessContrast(keras.layers.Layer):
     >>> jittered = RandomBrightnessContrast(0.2, 0.3, seed=0)(np.full((4, 8, 8, 3), 0.5))
     """
 
-    def __init__(self, brightness=0.3, contrast=0.3, seed=None, **kwargs):
+    def __init__(self, brightness=0.2, contrast=0.3, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.brightness = _check_range("brightness", brightness, 0.0, 1.0)
         self.contrast = _check_range("contrast", contrast, 0.0, 1.0)
@@ -327,7 +327,7 @@ class ContrastiveAugmentation(keras.layers.Layer):
     """
 
     def __init__(self, crop_scale=(0.3, 1.0), crop_ratio=(3 / 4, 4 / 3), rotation=10.0,
-                 translation=0.1, horizontal_flip=False, brightness=0.3, contrast=0.3,
+                 translation=0.1, horizontal_flip=False, brightness=0.2, contrast=0.3,
                  noise=0.03, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed

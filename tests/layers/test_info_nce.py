@@ -133,3 +133,13 @@ def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="negative_keys"):
         info_nce_loss(np.ones((2, 3), "float32"), np.ones((2, 3), "float32"),
                       np.ones((5, 4), "float32"))
+
+
+def test_symbolic_call_in_a_functional_model():
+    q_in, k_in = keras.Input((6,)), keras.Input((6,))
+    loss = InfoNCE(0.5)(q_in, k_in)
+    assert tuple(loss.shape) == (None,)
+    model = keras.Model([q_in, k_in], loss)
+    q, k = _rng_vectors(4, 6), _rng_vectors(4, 6, seed=1)
+    np.testing.assert_allclose(model.predict([q, k], verbose=0),
+                               np.asarray(info_nce_loss(q, k, temperature=0.5)), rtol=1e-5)
