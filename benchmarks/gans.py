@@ -53,6 +53,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "results"))
+    parser.add_argument("--name", default=None,
+                        help="results file name without .json (default: gans_DATASET)")
     parser.add_argument(
         "--runs", default=None, help="run folders (default: runs/bench-gans-DATASET)"
     )
@@ -125,7 +127,7 @@ def _write(args, argv, data, results):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"gans_{args.dataset}.json"
+    path = out / f"{args.name or 'gans_' + args.dataset}.json"
     payload = {
         "command": "python benchmarks/gans.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": {

@@ -41,7 +41,9 @@ class InfoGAN(GAN):
     """InfoGAN: a GAN plus a mutual-information loss on categorical and continuous codes.
 
     Each `train_step` draws noise `z ~ N(0, I)`, a category `c ~ Uniform{0..K-1}`
-    and continuous codes `u ~ Uniform(-1, 1)`, and trains:
+    and continuous codes `u ~ Uniform(-1, 1)`, and trains (D and Q always see one
+    batch of real and generated images together, so that their batch normalisation
+    treats both alike):
     - D and Q on `BCE(D(x), 1) + BCE(D(G(z, c, u)), 0) + lambda_info * L_info`;
     - G on `-log D(G(z, c, u)) + lambda_info * L_info`;
     where `L_info = CE(c, Q_cat(G(...))) + continuous_weight * 0.5 * ||u - Q_mu(G(...))||^2`
@@ -258,6 +260,19 @@ class InfoGAN(GAN):
             )
         return loss
 
+    def _discriminate_mixed(self, real, fake):
+        """D/Q outputs of the fake half of one `[real; fake]` batch, and D's real logits.
+
+        The published D/Q network has batch normalisation after its dense layer too;
+        fed all-real and all-fake batches separately, each is normalised by its own
+        statistics, which hides exactly the batch-level differences (brightness,
+        contrast) D must see, and the generator stalls on grey noise. One mixed batch
+        keeps real and fake on the same normalisation, in both steps.
+        """
+        n = ops.shape(real)[0]
+        outputs = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
+        return outputs[0][:n], [o[n:] for o in outputs]
+
     def train_step(self, data):
         real = _real_images(data)
         batch_size = ops.shape(real)[0]
@@ -268,16 +283,15 @@ class InfoGAN(GAN):
         latent, categories, continuous = self.sample_codes(batch_size)
         fake = self.generator(latent, training=True)
         with tf.GradientTape() as tape:
-            real_out = self.discriminator(real, training=True)
-            fake_out = self.discriminator(fake, training=True)
-            d_loss = self._discriminator_loss(real_out[0], fake_out[0])
+            real_logits, fake_out = self._discriminate_mixed(real, fake)
+            d_loss = self._discriminator_loss(real_logits, fake_out[0])
             total = d_loss + self.lambda_info * self._info_loss(fake_out, categories, continuous)
             scaled = total * scale  # inside the tape, or it has no gradient
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
 
         latent, categories, continuous = self.sample_codes(batch_size)
         with tf.GradientTape() as tape:
-            fake_out = self.discriminator(self.generator(latent, training=True), training=True)
+            _, fake_out = self._discriminate_mixed(real, self.generator(latent, training=True))
             g_loss = self._generator_loss(fake_out[0])
             info_loss = self._info_loss(fake_out, categories, continuous)
             scaled = (g_loss + self.lambda_info * info_loss) * scale

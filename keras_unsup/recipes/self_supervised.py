@@ -83,8 +83,8 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
         tsne_points: test embeddings shown in the plot.
 
     Returns:
-        A dict with `linear_probe_acc`, `knn_acc`, `acc`, `nmi`, `ari` (empty for
-        unlabelled data).
+        A dict with `linear_probe_acc`, `knn_acc` (cosine, k=5), and `acc`, `nmi`, `ari`
+        of k-means on the L2-normalised test embeddings (empty for unlabelled data).
     """
     if data.y_train is None or data.y_test is None:
         return {}
@@ -95,8 +95,12 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
                                                   data.y_test),
         "knn_acc": knn_accuracy(train_codes, data.y_train, test_codes, data.y_test, k=5),
     }
-    scores, _ = kmeans_scores(test_codes, data.y_test, data.n_classes, seed=seed)
+    # Contrastive losses see only the direction of an embedding, so k-means clusters
+    # directions (unit vectors), as the cosine kNN vote does.
+    unit = test_codes / np.maximum(np.linalg.norm(test_codes, axis=1, keepdims=True), 1e-12)
+    scores, _ = kmeans_scores(unit, data.y_test, data.n_classes, seed=seed)
     metrics.update(scores)
+    metrics["kmeans_on"] = "l2-normalised embeddings"
     if plot and run:
         from keras_unsup.viz import plot_latent, project_2d
 
