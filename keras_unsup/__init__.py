@@ -1,8 +1,8 @@
 """keras_unsup: unsupervised deep learning on images, in Keras 3.
 
-The public API is re-exported here and loaded on first use, so that `import
-keras_unsup` (and the command line) stays fast and TensorFlow starts only when a
-model, layer or pipeline is first touched.
+The public API is re-exported here and loaded on first use. Importing the package
+registers every layer and model of ours with Keras' serialization, so saved `.keras`
+files load with `keras.saving.load_model` after a plain `import keras_unsup`.
 
 Example:
 
@@ -107,6 +107,37 @@ _EXPORTS = {
 }
 
 
+# Modules that register Keras objects for serialization. They are imported with the
+# package so that `keras.saving.load_model("model.keras")` finds every class of ours
+# right after `import keras_unsup`, before any other name is touched.
+_SERIALIZABLES = (
+    "keras_unsup.data.augment",
+    "keras_unsup.data.views",
+    "keras_unsup.losses",
+    "keras_unsup.layers",
+    "keras_unsup.models",
+)
+
+
+def _started_as_cli():
+    """Whether this import is the `keras-unsup` command starting (quiet unless --verbose)."""
+    import os
+    import sys
+
+    argv = sys.argv or [""]
+    command = os.path.basename(argv[0])
+    return (command in ("keras-unsup", "-m") or command == "cli.py") and "--verbose" not in argv
+
+
+def _register_serializables():
+    if _started_as_cli():
+        from keras_unsup import _quiet
+
+        _quiet.quiet_tensorflow()
+    for module in _SERIALIZABLES:
+        importlib.import_module(module)
+
+
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
@@ -121,3 +152,5 @@ def __dir__():
 
 
 __all__ = sorted(_EXPORTS)
+
+_register_serializables()

@@ -18,32 +18,10 @@ _EXTRA_COMMANDS = ["keras_unsup.compress_cli", "keras_unsup.ablation"]
 
 
 def _quiet_tensorflow(verbose):
-    """Starts TensorFlow with its C++ start-up lines sent nowhere (unless `verbose`).
+    if not verbose:
+        from keras_unsup import _quiet
 
-    Those lines (oneDNN notice, CUDA-not-found) are written by C++ logging straight to
-    file descriptor 2 before any Python setting applies, so the descriptor itself is
-    pointed at /dev/null while TensorFlow imports and finds its devices.
-    """
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        _quiet.quiet_tensorflow()
 
 
 def _parse_options(pairs):
