@@ -123,7 +123,7 @@ def train_autoencoder(method, config, data, run):
     codes = encode(encoder, data.x_test)
     if data.y_test is not None:
         k = data.n_classes or 10
-        scores, clusters = kmeans_scores(codes, data.y_test, k, seed=config.seed, normalize="l2")
+        scores, clusters = kmeans_scores(codes, data.y_test, k, seed=config.seed, normalize="standard")
         metrics.update(scores)
     if run:
         _write_figures(run, data, test_inputs, recon, codes, config.seed, noisy=noise is not None)

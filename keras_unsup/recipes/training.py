@@ -57,6 +57,7 @@ def fit(model, train_ds, *, epochs, run, n_images, validation_data=None, patienc
                                                  restore_best_weights=True))
     if run:
         cbs.append(keras.callbacks.BackupAndRestore(str(run.checkpoint_dir / "fit")))
-    history = model.fit(train_ds, epochs=epochs, validation_data=validation_data,
+    # shuffle=False: the tf.data pipeline already reshuffles every epoch
+    history = model.fit(train_ds, epochs=epochs, validation_data=validation_data, shuffle=False,
                         callbacks=cbs, verbose=verbose)
     return history, throughput
