@@ -43,7 +43,7 @@ def speed_comparison(x, epochs, batch_size, seed):
     ds = autoencoder_dataset(x, batch_size, seed=seed)
 
     times = {"plain": [], "ours": []}
-    for epoch in range(epochs):
+    for _ in range(epochs):
         start = time.perf_counter()
         plain.fit(x, x, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
         times["plain"].append(time.perf_counter() - start)

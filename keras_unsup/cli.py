@@ -122,7 +122,7 @@ def main(argv=None):
     handlers = {"list": _cmd_list, "run": _cmd_run, "benchmark": _cmd_benchmark}
     for module in _EXTRA_COMMANDS:
         mod = importlib.import_module(module)
-        handlers.setdefault(getattr(mod, "COMMAND"), mod.main)
+        handlers.setdefault(mod.COMMAND, mod.main)
     try:
         handlers[args.command](args)
     except (ValueError, FileNotFoundError) as e:

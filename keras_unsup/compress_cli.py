@@ -19,7 +19,8 @@ def _bits(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--bits must be an integer in [1, 16]. Received: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--bits must be an integer in [1, 16]. Received: {text!r}") from None
     if not 1 <= value <= 16:
         raise argparse.ArgumentTypeError(f"--bits must be an integer in [1, 16]. Received: {value}")
     return value

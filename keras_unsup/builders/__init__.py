@@ -6,9 +6,9 @@ from keras_unsup.builders.autoencoder import (
     build_sparse_autoencoder,
     build_vae,
 )
-from keras_unsup.builders.backbones import build_projection_head, build_small_convnet  # noqa: F401
+from keras_unsup.builders.backbones import build_projection_head, build_small_convnet
 from keras_unsup.builders.checks import check_images
-from keras_unsup.builders.gan import (  # noqa: F401
+from keras_unsup.builders.gan import (
     build_dcgan_discriminator,
     build_dcgan_generator,
     build_infogan_discriminator,
@@ -20,5 +20,11 @@ __all__ = [
     "build_dense_autoencoder",
     "build_sparse_autoencoder",
     "build_vae",
+    "build_dcgan_discriminator",
+    "build_dcgan_generator",
+    "build_infogan_discriminator",
+    "build_infogan_generator",
+    "build_projection_head",
+    "build_small_convnet",
     "check_images",
 ]

@@ -5,7 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_unsup.callbacks.reconstruction_grid import _check_every
+from keras_unsup.callbacks._figures import check_every as _check_every
 from keras_unsup.embedding.encoding import check_images, encode_images, expected_input_shape
 from keras_unsup.embedding.projector import export_projector
 

@@ -6,12 +6,10 @@ import keras
 import numpy as np
 
 from keras_unsup import viz
-from keras_unsup.callbacks.reconstruction_grid import (
-    _check_every,
-    _check_show,
-    _emit,
-    _first_output,
-)
+from keras_unsup.callbacks._figures import check_every as _check_every
+from keras_unsup.callbacks._figures import check_show as _check_show
+from keras_unsup.callbacks._figures import emit_figure as _emit
+from keras_unsup.callbacks.reconstruction_grid import _first_output
 
 
 class LatentProjection(keras.callbacks.Callback):

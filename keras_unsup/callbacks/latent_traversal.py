@@ -5,7 +5,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_unsup.callbacks.generated_images import _check_every, _check_show, emit_figure
+from keras_unsup.callbacks._figures import check_every as _check_every
+from keras_unsup.callbacks._figures import check_show as _check_show
+from keras_unsup.callbacks._figures import emit_figure
 
 
 def latent_traversal_figure(model, code=0, values=None, seed=0):

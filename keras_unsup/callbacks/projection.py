@@ -5,7 +5,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_unsup.callbacks.reconstruction_grid import _check_every, _check_show, _emit
+from keras_unsup.callbacks._figures import check_every as _check_every
+from keras_unsup.callbacks._figures import check_show as _check_show
+from keras_unsup.callbacks._figures import emit_figure as _emit
 from keras_unsup.embedding.encoding import check_images, encode_images, expected_input_shape
 from keras_unsup.embedding.plots import COLOR_BY, plot_projection
 from keras_unsup.embedding.projection import check_projection_method

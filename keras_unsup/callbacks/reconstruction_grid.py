@@ -6,19 +6,9 @@ import keras
 import numpy as np
 
 from keras_unsup import viz
-
-
-def _check_every(every):
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"`every` must be an integer >= 1. Received: every={every!r}")
-
-
-def _check_show(show):
-    if show:
-        try:
-            import IPython.display  # noqa: F401
-        except ImportError as error:
-            raise ImportError("`show=True` draws into a notebook and needs IPython.") from error
+from keras_unsup.callbacks._figures import check_every as _check_every
+from keras_unsup.callbacks._figures import check_show as _check_show
+from keras_unsup.callbacks._figures import emit_figure as _emit
 
 
 def _first_output(outputs):
@@ -29,22 +19,6 @@ def _first_output(outputs):
     if isinstance(outputs, (list, tuple)):
         outputs = outputs[0]
     return keras.ops.convert_to_numpy(outputs)
-
-
-def _emit(fig, output_dir, filename, show):
-    """Saves and/or shows a figure drawn by a callback, then closes it."""
-    import matplotlib.pyplot as plt
-
-    path = None
-    try:
-        if output_dir is not None:
-            path = viz.save_figure(fig, Path(output_dir) / filename)
-        if show:
-            viz._display_inline(fig)
-    finally:
-        # Closing also stops a notebook's inline backend from drawing it a second time.
-        plt.close(fig)
-    return path
 
 
 class ReconstructionGrid(keras.callbacks.Callback):

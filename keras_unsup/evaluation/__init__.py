@@ -1,7 +1,6 @@
 """Uniform evaluation: cluster accuracy, NMI, ARI, linear probe and kNN accuracy."""
 
 from keras_unsup.evaluation.frechet import ClassifierFrechetDistance, frechet_distance  # noqa: F401
-
 from keras_unsup.evaluation.metrics import (
     ari,
     cluster_accuracy,

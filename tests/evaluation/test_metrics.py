@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 
 from keras_unsup.evaluation import (
-    ari, cluster_accuracy, clustering_scores, kmeans_scores, knn_accuracy,
-    linear_probe_accuracy, nmi,
+    ari,
+    cluster_accuracy,
+    clustering_scores,
+    kmeans_scores,
+    knn_accuracy,
+    linear_probe_accuracy,
+    nmi,
 )
 
 

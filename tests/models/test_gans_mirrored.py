@@ -24,7 +24,7 @@ def test_gans_train_under_mirrored_strategy_with_two_cpu_replicas():
         cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(row for row in done.stdout.splitlines() if row.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
     assert result["replicas"] == 2
     assert result["replica_noise_differs"]  # each replica draws its own noise
