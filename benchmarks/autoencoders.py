@@ -5,7 +5,7 @@ on the 10,000 test images, reconstruction error (VAE: negative ELBO per image) a
 ACC/NMI/ARI of k-means on the codes.
 
 Speed: the dense autoencoder trained our way (index-shuffled tf.data pipeline with
-in-graph batching, XLA-compiled step) against the plain way, `model.fit(x, x)` on
+in-graph batching and prefetch, as the recipes run it) against the plain way, `model.fit(x, x)` on
 NumPy arrays with Keras' defaults, same architecture, batch size and epochs. The two
 alternate epoch by epoch in one process, so both see the same machine load; the
 ratio of their median images per second is reported.
@@ -39,7 +39,7 @@ def speed_comparison(x, epochs, batch_size, seed):
     plain, _, _ = build_dense_autoencoder(input_shape=x.shape[1:])
     plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     ours, _, _ = build_dense_autoencoder(input_shape=x.shape[1:])
-    ours.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=True)
+    ours.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     ds = autoencoder_dataset(x, batch_size, seed=seed)
 
     times = {"plain": [], "ours": []}

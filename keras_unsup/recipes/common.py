@@ -37,8 +37,8 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
     if builder is None:
         from keras_unsup.builders.autoencoder import build_dense_autoencoder as builder
     autoencoder, encoder, decoder = builder(input_shape=tuple(x.shape[1:]), **builder_kwargs)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
-                        jit_compile=True)
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     train_ds = autoencoder_dataset(x, batch_size, seed=seed)
     val_ds = None
     if validation_x is not None:

@@ -128,7 +128,8 @@ def train_self_supervised(method, config, data, run):
     else:
         augmentation = default_augmentation(data.name, seed=config.seed)
         train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]), jit_compile=True)
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     n_images = (len(x) // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
