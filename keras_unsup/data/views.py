@@ -60,8 +60,23 @@ def _matrix(rows):
     return ops.reshape(ops.stack(rows, axis=-1), (-1, 3, 3))
 
 
+class _GeometricTransform(keras.layers.Layer):
+    """A random geometric transform: subclasses draw one 3x3 matrix per image in
+    `sample_matrices(batch, height, width)`; this class warps the images with them."""
+
+    def call(self, inputs, training=True):
+        _check_images(inputs)
+        if not training:
+            return inputs
+        shape = ops.shape(inputs)
+        return _apply_matrices(inputs, self.sample_matrices(shape[0], shape[1], shape[2]))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class RandomResizedCrop(keras.layers.Layer):
+class RandomResizedCrop(_GeometricTransform):
     """Crops a random box of each image and resizes it back to the image's size.
 
     The box covers a share `scale` of the image's area with aspect ratio `ratio`
@@ -107,16 +122,6 @@ class RandomResizedCrop(keras.layers.Layer):
         zero, one = ops.zeros_like(x0), ops.ones_like(x0)
         return _matrix([crop_w / w, zero, x0, zero, crop_h / h, y0, zero, zero, one])
 
-    def call(self, inputs, training=True):
-        _check_images(inputs)
-        if not training:
-            return inputs
-        shape = ops.shape(inputs)
-        return _apply_matrices(inputs, self.sample_matrices(shape[0], shape[1], shape[2]))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
         config.update({"scale": self.scale, "ratio": self.ratio, "seed": self.seed})
@@ -124,7 +129,7 @@ class RandomResizedCrop(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class RandomAffine(keras.layers.Layer):
+class RandomAffine(_GeometricTransform):
     """Rotates each image by a small random angle, shifts it and optionally flips it.
 
     Pixels moved in from outside the image are black (0), the background of MNIST-
@@ -176,16 +181,6 @@ class RandomAffine(keras.layers.Layer):
         b2 = cy - ty - b0 * cx - b1 * cy
         zero, one = ops.zeros_like(angle), ops.ones_like(angle)
         return _matrix([a0, a1, a2, b0, b1, b2, zero, zero, one])
-
-    def call(self, inputs, training=True):
-        _check_images(inputs)
-        if not training:
-            return inputs
-        shape = ops.shape(inputs)
-        return _apply_matrices(inputs, self.sample_matrices(shape[0], shape[1], shape[2]))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         config = super().get_config()
