@@ -13,6 +13,7 @@ from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
 from keras_unsup.layers.info_nce import InfoNCE, l2_normalize
+from keras_unsup.models._embedding import EmbeddingModel
 
 
 def check_views(data, model_name):
@@ -32,7 +33,7 @@ def replicas_in_sync():
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class MoCo(keras.Model):
+class MoCo(EmbeddingModel):
     """Momentum contrast: query encoder, momentum key encoder and a queue of keys.
 
     Each training step (on a batch of view pairs from `two_view_dataset`):
@@ -105,16 +106,8 @@ class MoCo(keras.Model):
             initializer=keras.initializers.RandomNormal(seed=seed),
             aggregation="only_first_replica",
         )
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
+        self._track_loss_and_accuracy("contrastive_accuracy")
         self.built = True
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
-
-    def call(self, inputs, training=False):
-        return self.encoder(inputs, training=training)
 
     def _query(self, images, training):
         z = self.encoder(images, training=training)

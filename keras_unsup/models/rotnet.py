@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
+from keras_unsup.models._embedding import EmbeddingModel
 
 
 def rotations(images):
@@ -35,7 +36,7 @@ def rotations(images):
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class RotNet(keras.Model):
+class RotNet(EmbeddingModel):
     """Self-supervision by predicting the rotation (0/90/180/270 degrees) of an image.
 
     A small MLP head on the encoder's embedding classifies the four rotations of
@@ -66,16 +67,8 @@ class RotNet(keras.Model):
         self.encoder = encoder
         self.hidden_dim = hidden_dim
         self.head = build_projection_head(embedding_dim, 4, hidden_dim, name="rotation_head")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="rotation_accuracy")
+        self._track_loss_and_accuracy("rotation_accuracy")
         self.built = True
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
-
-    def call(self, inputs, training=False):
-        return self.encoder(inputs, training=training)
 
     def predict_rotation_logits(self, images, training=False):
         """Logits `(batch, 4)` of the rotation of each image."""

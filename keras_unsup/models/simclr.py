@@ -12,11 +12,12 @@ from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
 from keras_unsup.layers.info_nce import InfoNCE
+from keras_unsup.models._embedding import EmbeddingModel
 from keras_unsup.models.moco import check_views, replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class SimCLR(keras.Model):
+class SimCLR(EmbeddingModel):
     """SimCLR on the `InfoNCE` layer: negatives are the other views of the batch.
 
     Negatives come from each replica's own part of the batch (a global batch split
@@ -52,16 +53,8 @@ class SimCLR(keras.Model):
         self.projector = None
         if projection_dim is not None:
             self.projector = build_projection_head(embedding_dim, projection_dim)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
+        self._track_loss_and_accuracy("contrastive_accuracy")
         self.built = True
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
-
-    def call(self, inputs, training=False):
-        return self.encoder(inputs, training=training)
 
     def _project(self, images, training):
         z = self.encoder(images, training=training)
