@@ -214,6 +214,22 @@ def plot_reconstructions(originals, reconstructions, n=10, noisy=None):
     return image_grid(grid, nrows=len(rows), ncols=n, row_labels=labels)
 
 
+def subsample_codes(codes, max_points, seed, dtype=np.float32):
+    """Checked, flattened `codes` (at most `max_points` rows, a seeded subset) and their
+    row numbers: `(codes[index], index)`, the shared first step of every projection."""
+    codes = np.asarray(codes)
+    if codes.ndim == 0 or len(codes) < 2:
+        raise ValueError(f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}")
+    codes = codes.reshape(len(codes), -1).astype(dtype)
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("`codes` must hold only finite values; it holds NaN or infinity.")
+    index = np.arange(len(codes))
+    if len(codes) > max_points:
+        rng = np.random.default_rng(seed)
+        index = np.sort(rng.choice(len(codes), size=max_points, replace=False))
+    return codes[index], index
+
+
 def project_2d(codes, method="tsne", seed=0, max_points=5000):
     """Projects codes to 2-D with t-SNE or PCA, for plotting.
 
@@ -242,18 +258,7 @@ def project_2d(codes, method="tsne", seed=0, max_points=5000):
     _check_positive_int(max_points, "max_points")
     if max_points < 2:
         raise ValueError(f"`max_points` must be >= 2. Received: max_points={max_points}")
-    codes = np.asarray(codes)
-    if codes.ndim == 0 or len(codes) < 2:
-        raise ValueError(f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}")
-    codes = codes.reshape(len(codes), -1).astype(np.float64)
-    if not np.all(np.isfinite(codes)):
-        raise ValueError("`codes` must hold only finite values; it holds NaN or infinity.")
-
-    index = np.arange(len(codes))
-    if len(codes) > max_points:
-        rng = np.random.default_rng(seed)
-        index = np.sort(rng.choice(len(codes), size=max_points, replace=False))
-    codes = codes[index]
+    codes, index = subsample_codes(codes, max_points, seed, np.float64)
 
     if codes.shape[1] == 1:
         return np.concatenate([codes, np.zeros_like(codes)], axis=1), index

@@ -51,24 +51,13 @@ def project_embeddings(codes, method="umap", *, seed=0, max_points=5000, n_neigh
     check_projection_method(method)
     max_points = _check_int(max_points, "max_points", 2)
     n_neighbors = _check_int(n_neighbors, "n_neighbors", 2)
-    if method != "umap":
-        from keras_unsup import viz
+    from keras_unsup import viz
 
+    if method != "umap":
         return viz.project_2d(codes, method=method, seed=seed, max_points=max_points)
-    codes = np.asarray(codes)
-    if codes.ndim == 0 or len(codes) < 2:
-        raise ValueError(f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}")
-    codes = codes.reshape(len(codes), -1).astype(np.float32)
-    if not np.all(np.isfinite(codes)):
-        raise ValueError("`codes` must hold only finite values; it holds NaN or infinity.")
-    index = np.arange(len(codes))
-    if len(codes) > max_points:
-        index = np.sort(np.random.default_rng(seed).choice(len(codes), max_points, replace=False))
-    codes = codes[index]
+    codes, index = viz.subsample_codes(codes, max_points, seed, np.float32)
     if codes.shape[1] <= 2 or len(codes) < 4:
         # Nothing to reduce (or too few points for a neighbour graph): PCA/padding path.
-        from keras_unsup import viz
-
         points, _ = viz.project_2d(codes, method="pca", seed=seed, max_points=len(codes))
         return np.asarray(points, dtype=np.float32), index
     import warnings

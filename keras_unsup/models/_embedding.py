@@ -3,6 +3,15 @@
 import keras
 
 
+def check_projection_dim(projection_dim):
+    """`projection_dim` must be None (no projection head) or an integer >= 1."""
+    if projection_dim is not None and (isinstance(projection_dim, bool)
+                                       or not isinstance(projection_dim, int)
+                                       or projection_dim < 1):
+        raise ValueError("`projection_dim` must be None or an integer >= 1. "
+                         f"Received: projection_dim={projection_dim!r}")
+
+
 class EmbeddingModel(keras.Model):
     """A model whose call returns its `encoder`'s embeddings and whose train step tracks a
     loss and an accuracy (of the contrastive or pretext task)."""

@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
 from keras_unsup.layers.info_nce import InfoNCE, l2_normalize
-from keras_unsup.models._embedding import EmbeddingModel
+from keras_unsup.models._embedding import EmbeddingModel, check_projection_dim
 
 
 def check_views(data, model_name):
@@ -75,11 +75,7 @@ class MoCo(EmbeddingModel):
         if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
                 or not 0.0 <= momentum < 1.0):
             raise ValueError(f"`momentum` must be a number in [0, 1). Received: momentum={momentum!r}")
-        if projection_dim is not None and (isinstance(projection_dim, bool)
-                                           or not isinstance(projection_dim, int)
-                                           or projection_dim < 1):
-            raise ValueError("`projection_dim` must be None or an integer >= 1. "
-                             f"Received: projection_dim={projection_dim!r}")
+        check_projection_dim(projection_dim)
         embedding_dim = embedding_dim_of(encoder)
         info_nce = InfoNCE(temperature, name="info_nce")  # validates `temperature`
         kwargs.setdefault("name", "moco")

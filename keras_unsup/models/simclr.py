@@ -12,7 +12,7 @@ from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
 from keras_unsup.layers.info_nce import InfoNCE
-from keras_unsup.models._embedding import EmbeddingModel
+from keras_unsup.models._embedding import EmbeddingModel, check_projection_dim
 from keras_unsup.models.moco import check_views, replicas_in_sync
 
 
@@ -37,11 +37,7 @@ class SimCLR(EmbeddingModel):
     """
 
     def __init__(self, encoder, projection_dim=64, temperature=0.5, **kwargs):
-        if projection_dim is not None and (isinstance(projection_dim, bool)
-                                           or not isinstance(projection_dim, int)
-                                           or projection_dim < 1):
-            raise ValueError("`projection_dim` must be None or an integer >= 1. "
-                             f"Received: projection_dim={projection_dim!r}")
+        check_projection_dim(projection_dim)
         embedding_dim = embedding_dim_of(encoder)
         info_nce = InfoNCE(temperature, name="info_nce")  # validates `temperature`
         kwargs.setdefault("name", "simclr")
