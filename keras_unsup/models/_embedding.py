@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_unsup.models._serialization import SubModelConfig
+
 
 def check_projection_dim(projection_dim):
     """`projection_dim` must be None (no projection head) or an integer >= 1."""
@@ -12,9 +14,10 @@ def check_projection_dim(projection_dim):
                          f"Received: projection_dim={projection_dim!r}")
 
 
-class EmbeddingModel(keras.Model):
+class EmbeddingModel(SubModelConfig, keras.Model):
     """A model whose call returns its `encoder`'s embeddings and whose train step tracks a
-    loss and an accuracy (of the contrastive or pretext task)."""
+    loss and an accuracy (of the contrastive or pretext task). Saving keeps the encoder
+    and the `config_fields` of the subclass."""
 
     def _track_loss_and_accuracy(self, accuracy_name):
         self.loss_tracker = keras.metrics.Mean(name="loss")

@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_unsup.layers.clustering_layer import ClusteringLayer, target_distribution
+from keras_unsup.models._serialization import SubModelConfig
 
 _EPS = 1e-7
 
@@ -41,7 +42,7 @@ def _not_fitted(method):
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class DEC(keras.Model):
+class DEC(SubModelConfig, keras.Model):
     """Deep Embedded Clustering: an encoder and cluster centres trained together.
 
     `fit(x)` runs the algorithm of the paper: codes of `x` are clustered by
@@ -79,6 +80,9 @@ class DEC(keras.Model):
     >>> dec.labels_.shape, dec.predict(x[:5]).shape
     ((1437,), (5,))
     """
+
+    config_fields = ("n_clusters", "alpha", "update_interval", "tol", "max_iter", "batch_size",
+                     "n_init", "seed")
 
     def __init__(self, encoder, n_clusters=10, *, alpha=1.0, update_interval=140, tol=1e-3,
                  max_iter=20000, batch_size=256, n_init=20, seed=None, **kwargs):
@@ -156,27 +160,6 @@ class DEC(keras.Model):
     def default_optimizer(self):
         """The optimizer `fit` compiles with when the model is not compiled (the paper's)."""
         return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "n_clusters": self.n_clusters,
-            "alpha": self.alpha,
-            "update_interval": self.update_interval,
-            "tol": self.tol,
-            "max_iter": self.max_iter,
-            "batch_size": self.batch_size,
-            "n_init": self.n_init,
-            "seed": self.seed,
-        })
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
 
     # --- scikit-learn surface ----------------------------------------------------------
 
@@ -371,6 +354,9 @@ class IDEC(DEC):
     >>> labels = IDEC(encoder, decoder, n_clusters=10).fit_predict(x)
     """
 
+    sub_models = ("encoder", "decoder")
+    config_fields = DEC.config_fields + ("gamma",)
+
     def __init__(self, encoder, decoder, n_clusters=10, *, gamma=0.1, **kwargs):
         super().__init__(encoder, n_clusters, **kwargs)
         if not isinstance(decoder, keras.Model):
@@ -404,16 +390,3 @@ class IDEC(DEC):
     def default_optimizer(self):
         """Adam with learning rate 1e-3, as in the IDEC paper."""
         return keras.optimizers.Adam(learning_rate=1e-3)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"decoder": keras.saving.serialize_keras_object(self.decoder),
-                       "gamma": self.gamma})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)

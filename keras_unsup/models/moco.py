@@ -68,6 +68,8 @@ class MoCo(EmbeddingModel):
     >>> embeddings = moco.predict(x_test)
     """
 
+    config_fields = ("queue_size", "momentum", "temperature", "projection_dim", "seed")
+
     def __init__(self, encoder, queue_size=4096, momentum=0.999, temperature=0.1,
                  projection_dim=None, seed=None, **kwargs):
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
@@ -176,22 +178,6 @@ class MoCo(EmbeddingModel):
         self.accuracy_tracker.update_state(
             ops.mean(ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")))
         return {m.name: m.result() for m in self.metrics}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "queue_size": self.queue_size, "momentum": self.momentum,
-            "temperature": self.temperature, "projection_dim": self.projection_dim,
-            "seed": self.seed,
-        })
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
 
 
 def _frozen_copy(model, name):

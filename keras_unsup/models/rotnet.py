@@ -56,6 +56,8 @@ class RotNet(EmbeddingModel):
     >>> rotnet.fit(image_dataset(x, 128, seed=0), epochs=5)
     """
 
+    config_fields = ("hidden_dim",)
+
     def __init__(self, encoder, hidden_dim=None, **kwargs):
         embedding_dim = embedding_dim_of(encoder)
         shape = tuple(encoder.inputs[0].shape)
@@ -97,15 +99,3 @@ class RotNet(EmbeddingModel):
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(accuracy)
         return {m.name: m.result() for m in self.metrics}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"encoder": keras.saving.serialize_keras_object(self.encoder),
-                       "hidden_dim": self.hidden_dim})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)

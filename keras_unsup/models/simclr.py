@@ -36,6 +36,8 @@ class SimCLR(EmbeddingModel):
     >>> embeddings = simclr.predict(x_test)
     """
 
+    config_fields = ("projection_dim", "temperature")
+
     def __init__(self, encoder, projection_dim=64, temperature=0.5, **kwargs):
         check_projection_dim(projection_dim)
         embedding_dim = embedding_dim_of(encoder)
@@ -81,17 +83,3 @@ class SimCLR(EmbeddingModel):
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(accuracy)
         return {m.name: m.result() for m in self.metrics}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "projection_dim": self.projection_dim, "temperature": self.temperature,
-        })
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
