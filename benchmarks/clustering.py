@@ -68,20 +68,14 @@ def main(argv=None):
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_unsup.recipes import get_recipe, load_run_data, run_recipe
-    from keras_unsup.recipes.base import RunConfig, write_json
+    from keras_unsup.recipes.base import RunConfig, parse_options, write_json
     from keras_unsup.recipes.benchmark import summarise
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         get_recipe(m)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    options = {}
-    for pair in args.set:
-        key, _, value = pair.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options = parse_options(args.set)
     tag = args.dataset + ("_quick" if args.quick else "")
     runs_dir = Path(args.runs or Path("runs") / f"benchmark-clustering-{tag}")
     results = Path(args.results or ROOT / "results" / f"clustering_{tag}.json")

@@ -46,6 +46,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="2000/500-image subset, 2 epochs")
     parser.add_argument("--runs", default=None, help="run folders (default runs/bench-ss-DATASET)")
     parser.add_argument("--out", default=None, help="results JSON path")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe option for every method, e.g. --set projection_dim=128")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -53,12 +55,13 @@ def main(argv=None):
     import tensorflow as tf
 
     from keras_unsup.recipes import run_recipe
-    from keras_unsup.recipes.base import write_json
+    from keras_unsup.recipes.base import parse_options, write_json
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     epochs = _per_method(args.epochs, int, methods)
     train_images = _per_method(args.train_images, int, methods)
+    shared_options = parse_options(args.set)
     runs = Path(args.runs or ROOT / "runs" / f"bench-ss-{args.dataset}")
     suffix = "_quick" if args.quick else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" /
@@ -85,7 +88,7 @@ def main(argv=None):
         for seed in seeds:
             if (method, seed) in done:
                 continue
-            options = {}
+            options = dict(shared_options)
             if method in train_images:
                 options["train_images"] = train_images[method]
             metrics = run_recipe(method, args.dataset, epochs=epochs.get(method), seed=seed,

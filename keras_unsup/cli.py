@@ -9,7 +9,6 @@ and `main(args)` in a module listed in `_EXTRA_COMMANDS`.
 
 import argparse
 import importlib
-import json
 import os
 import sys
 
@@ -25,17 +24,12 @@ def _quiet_tensorflow(verbose):
 
 
 def _parse_options(pairs):
-    """`key=value` pairs into a dict, values parsed as JSON where they can be."""
-    options = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value. Received: {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
+    from keras_unsup.recipes.base import parse_options
+
+    try:
+        return parse_options(pairs)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def build_parser():

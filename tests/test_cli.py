@@ -51,3 +51,16 @@ def test_benchmark_writes_markdown_and_json(tmp_path, capsys):
     acc = rows[0]["summary"]["acc"]
     runs = [r["acc"] for r in rows[0]["runs"]]
     assert acc["n"] == 2 and acc["min"] == min(runs) and acc["max"] == max(runs)
+
+
+def test_set_options_are_parsed_as_json_where_they_can_be():
+    from keras_unsup.recipes.base import parse_options
+
+    options = parse_options(["queue_size=64", "momentum=0.99", "projection_dim=null",
+                             "hidden_units=[500, 2000]", "name=my run", "expr=a=b"])
+    assert options == {"queue_size": 64, "momentum": 0.99, "projection_dim": None,
+                       "hidden_units": [500, 2000], "name": "my run", "expr": "a=b"}
+    with pytest.raises(ValueError, match="key=value.*'queue_size'"):
+        parse_options(["queue_size"])
+    with pytest.raises(SystemExit, match="key=value"):
+        cli.main(["run", "kmeans", "--quick", "--set", "n_init"])

@@ -149,6 +149,21 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
+def parse_options(pairs):
+    """`["key=value", ...]` (the command lines' `--set`) into a dict; values are parsed
+    as JSON where they can be (`3`, `0.5`, `null`, `[1, 2]`), kept as text otherwise."""
+    options = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value. Received: {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
 def set_seed(seed):
     """Seeds Python, NumPy, TensorFlow and Keras, and makes TensorFlow's ops deterministic."""
     import keras
