@@ -14,7 +14,6 @@ Run heavy jobs one at a time on shared machines, e.g.:
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -70,14 +69,9 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_unsup.data import load_dataset
     from keras_unsup.recipes import run_recipe
+    from keras_unsup.recipes.base import parse_options
 
-    options = {}
-    for pair in args.set:
-        key, value = pair.split("=", 1)
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options = parse_options(args.set)
     data = load_dataset(args.dataset, seed=0)
     if args.n_train or args.n_test:
         data = data.subset(args.n_train, args.n_test, seed=0)
