@@ -13,7 +13,10 @@ reports on the test images:
 - `images_per_second` of training and `diversity_ratio` (mode-collapse check).
 A run folder receives `samples.png`, per-epoch grids in `epochs/`, InfoGAN's
 traversal figures, `losses.png`, `model.keras`, and `checkpoints/` (resume state
-and the last good weights).
+and the last good weights). The option `init_model` (the `model.keras` of an earlier
+run of the same method) trains that model further: `keras-unsup run infogan --epochs 5
+--set init_model=runs/infogan-fashion_mnist/model.keras --out runs/infogan-more` gives
+it 5 more epochs, optimizer state included.
 """
 
 import numpy as np
@@ -70,7 +73,8 @@ _FRECHET_CACHE = {}
 
 def _settings(config, method, data):
     settings = dict(DEFAULTS[method])
-    unknown = sorted(set(config.options) - set(settings) - {"n_frechet", "n_probe_train"})
+    unknown = sorted(set(config.options) - set(settings)
+                     - {"n_frechet", "n_probe_train", "init_model"})
     if unknown:
         raise ValueError(
             f"Unknown option(s) for {method!r}: {unknown}. Expected some of "
@@ -81,7 +85,34 @@ def _settings(config, method, data):
         settings["batch_size"] = config.batch_size
     if method == "infogan" and settings["n_categories"] is None:
         settings["n_categories"] = data.n_classes or 10
+    init = config.option("init_model")
+    if init is not None:
+        from pathlib import Path
+
+        if not str(init).endswith(".keras") or not Path(init).is_file():
+            raise ValueError("`init_model` must be the path of an existing .keras file (the "
+                             f"model.keras of an earlier {method} run). Received: init_model={init!r}")
+        settings["init_model"] = str(init)
     return settings
+
+
+def _continue_from(path, method, model, image_shape):
+    """The model saved at `path`, with its optimizers' state, to train further.
+
+    It must be of the same class as `model` (what `method` builds) and make images of
+    `image_shape`.
+    """
+    import keras
+
+    saved = keras.saving.load_model(path)
+    if type(saved) is not type(model):
+        raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
+                         f"{type(model).__name__}. Received: init_model={path!r}")
+    made = tuple(saved.generator.output_shape[1:])
+    if made != tuple(image_shape):
+        raise ValueError(f"`init_model` makes images of shape {made}, the data has "
+                         f"{tuple(image_shape)}. Received: init_model={path!r}")
+    return saved
 
 
 def _build(method, image_shape, settings, seed):
@@ -203,9 +234,13 @@ def train_gan(method, config, data, run):
             f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}"
         )
     model = _build(method, data.image_shape, settings, config.seed)
-    # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
-    # which `run_recipe`'s seeding turns on).
-    model.compile(jit_compile=settings["jit_compile"])
+    if settings.get("init_model"):
+        # Go on training a saved model: weights and both optimizers' state carry over.
+        model = _continue_from(settings["init_model"], method, model, data.image_shape)
+    else:
+        # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
+        # which `run_recipe`'s seeding turns on).
+        model.compile(jit_compile=settings["jit_compile"])
     # Whole batches only: a last, small batch would give BatchNorm noisy statistics.
     batch_size = min(int(settings["batch_size"]), len(data.x_train))
     train_ds = image_dataset(data.x_train, batch_size, seed=config.seed, drop_remainder=True)
@@ -237,6 +272,7 @@ def train_gan(method, config, data, run):
 
     metrics = {
         "epochs_trained": (history.epoch[-1] + 1) if history.epoch else 0,
+        **({"init_model": settings["init_model"]} if settings.get("init_model") else {}),
         "images_per_second": throughput.images_per_second,
         "batch_size": batch_size,
     }

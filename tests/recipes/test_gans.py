@@ -86,3 +86,36 @@ def test_dcgan_and_wgan_recipes(method, key, tmp_path):
     assert 0.0 <= metrics["linear_probe_acc"] <= 1.0
     assert "acc" not in metrics  # only InfoGAN clusters
     assert (tmp_path / "samples.png").is_file() and (tmp_path / "model.keras").is_file()
+
+
+@pytest.mark.slow
+def test_init_model_trains_a_saved_gan_further(tmp_path):
+    first = tmp_path / "first"
+    run_recipe("dcgan", "digits", quick=True, epochs=1, seed=0, out_dir=first, verbose=0,
+               latent_dim=8, **TINY)
+    saved = keras.saving.load_model(first / "model.keras")
+    steps_before = int(saved.g_optimizer.iterations.numpy())
+    assert steps_before > 0
+    metrics = run_recipe("dcgan", "digits", quick=True, epochs=1, seed=0,
+                         out_dir=tmp_path / "second", verbose=0, latent_dim=8,
+                         init_model=str(first / "model.keras"), **TINY)
+    assert metrics["init_model"] == str(first / "model.keras") and metrics["epochs_trained"] == 1
+    again = keras.saving.load_model(tmp_path / "second" / "model.keras")
+    # the optimizer went on counting from the saved model's steps: one more epoch of them
+    assert int(again.g_optimizer.iterations.numpy()) == 2 * steps_before
+    changed = [not np.allclose(a, b) for a, b in zip(saved.generator.get_weights(),
+                                                     again.generator.get_weights())]
+    assert any(changed)
+
+
+@pytest.mark.slow
+def test_init_model_errors_name_the_option(tmp_path):
+    with pytest.raises(ValueError, match="`init_model` must be the path of an existing .keras"):
+        run_recipe("dcgan", "digits", quick=True, epochs=1, verbose=0,
+                   init_model=str(tmp_path / "missing.keras"))
+    first = tmp_path / "wgan"
+    run_recipe("wgan-gp", "digits", quick=True, epochs=1, seed=0, out_dir=first, verbose=0,
+               latent_dim=8, **TINY)
+    with pytest.raises(ValueError, match="holds a WGANGP, but 'dcgan' trains a GAN"):
+        run_recipe("dcgan", "digits", quick=True, epochs=1, verbose=0, latent_dim=8,
+                   init_model=str(first / "model.keras"), **TINY)
