@@ -37,7 +37,7 @@ FAMILY = "clustering"
 # Defaults per method; `epochs` are the autoencoder's pretraining epochs per dataset.
 PRETRAIN = {"code_size": 10, "hidden_units": (500, 500, 2000), "batch_size": 256,
             "learning_rate": 1e-3, "quick_epochs": 10,
-            "epochs": {"digits": 150, "fashion_mnist": 30, "mnist": 30},
+            "epochs": {"digits": 150, "fashion_mnist": 40, "mnist": 30},
             "default_epochs": 30}
 DEFAULTS = {
     "kmeans": {"n_init": 10},
