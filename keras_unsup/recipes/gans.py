@@ -96,18 +96,33 @@ def _settings(config, method, data):
     return settings
 
 
-def _continue_from(path, method, model, image_shape):
+def _model_class(method):
+    """The model class a method trains."""
+    if method == "dcgan":
+        from keras_unsup.models.gan import GAN
+
+        return GAN
+    if method == "wgan-gp":
+        from keras_unsup.models.wgan_gp import WGANGP
+
+        return WGANGP
+    from keras_unsup.models.infogan import InfoGAN
+
+    return InfoGAN
+
+
+def _continue_from(path, method, image_shape):
     """The model saved at `path`, with its optimizers' state, to train further.
 
-    It must be of the same class as `model` (what `method` builds) and make images of
-    `image_shape`.
+    It must be of the class `method` trains and make images of `image_shape`.
     """
     import keras
 
     saved = keras.saving.load_model(path)
-    if type(saved) is not type(model):
+    expected = _model_class(method)
+    if type(saved) is not expected:
         raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
-                         f"{type(model).__name__}. Received: init_model={path!r}")
+                         f"{expected.__name__}. Received: init_model={path!r}")
     made = tuple(saved.generator.output_shape[1:])
     if made != tuple(image_shape):
         raise ValueError(f"`init_model` makes images of shape {made}, the data has "
@@ -118,10 +133,9 @@ def _continue_from(path, method, model, image_shape):
 def _build(method, image_shape, settings, seed):
     from keras_unsup.builders import gan as builders
 
+    cls = _model_class(method)
     if method == "dcgan":
-        from keras_unsup.models.gan import GAN
-
-        return GAN(
+        return cls(
             builders.build_dcgan_generator(
                 settings["latent_dim"], image_shape, filters=settings["filters"]
             ),
@@ -129,9 +143,7 @@ def _build(method, image_shape, settings, seed):
             seed=seed,
         )
     if method == "wgan-gp":
-        from keras_unsup.models.wgan_gp import WGANGP
-
-        return WGANGP(
+        return cls(
             builders.build_dcgan_generator(
                 settings["latent_dim"], image_shape, filters=settings["filters"]
             ),
@@ -142,11 +154,9 @@ def _build(method, image_shape, settings, seed):
             n_critic=settings["n_critic"],
             seed=seed,
         )
-    from keras_unsup.models.infogan import InfoGAN
-
     codes = {k: settings[k] for k in ("noise_dim", "n_categories", "n_continuous")}
     widths = {k: settings[k] for k in ("hidden_units", "filters")}
-    return InfoGAN(
+    return cls(
         builders.build_infogan_generator(image_shape, **codes, **widths),
         builders.build_infogan_discriminator(
             image_shape,
@@ -233,11 +243,11 @@ def train_gan(method, config, data, run):
         raise ValueError(
             f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}"
         )
-    model = _build(method, data.image_shape, settings, config.seed)
     if settings.get("init_model"):
         # Go on training a saved model: weights and both optimizers' state carry over.
-        model = _continue_from(settings["init_model"], method, model, data.image_shape)
+        model = _continue_from(settings["init_model"], method, data.image_shape)
     else:
+        model = _build(method, data.image_shape, settings, config.seed)
         # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
         # which `run_recipe`'s seeding turns on).
         model.compile(jit_compile=settings["jit_compile"])
