@@ -164,6 +164,33 @@ def parse_options(pairs):
     return options
 
 
+def init_model_path(config, method):
+    """The option `init_model` checked before any work: `None`, or the path (text) of an
+    existing `.keras` file, the `model.keras` of an earlier run to train further."""
+    init = config.option("init_model")
+    if init is None:
+        return None
+    if not str(init).endswith(".keras") or not Path(init).is_file():
+        raise ValueError("`init_model` must be the path of an existing .keras file (the "
+                         f"model.keras of an earlier {method} run). Received: init_model={init!r}")
+    return str(init)
+
+
+def load_init_model(path, expected_class, method):
+    """The model saved at `path` with its optimizer state, to go on training it.
+
+    It must be an instance of `expected_class` (the class `method` trains); the
+    caller checks that it fits the data.
+    """
+    import keras
+
+    saved = keras.saving.load_model(path)
+    if type(saved) is not expected_class:
+        raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
+                         f"{expected_class.__name__}. Received: init_model={path!r}")
+    return saved
+
+
 def set_seed(seed):
     """Seeds Python, NumPy, TensorFlow and Keras, and makes TensorFlow's ops deterministic."""
     import keras

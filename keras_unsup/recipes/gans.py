@@ -23,7 +23,7 @@ import numpy as np
 
 from keras_unsup.data.pipeline import image_dataset
 from keras_unsup.recipes import training
-from keras_unsup.recipes.base import epochs_for, register
+from keras_unsup.recipes.base import epochs_for, init_model_path, load_init_model, register
 
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
@@ -85,14 +85,9 @@ def _settings(config, method, data):
         settings["batch_size"] = config.batch_size
     if method == "infogan" and settings["n_categories"] is None:
         settings["n_categories"] = data.n_classes or 10
-    init = config.option("init_model")
+    init = init_model_path(config, method)
     if init is not None:
-        from pathlib import Path
-
-        if not str(init).endswith(".keras") or not Path(init).is_file():
-            raise ValueError("`init_model` must be the path of an existing .keras file (the "
-                             f"model.keras of an earlier {method} run). Received: init_model={init!r}")
-        settings["init_model"] = str(init)
+        settings["init_model"] = init
     return settings
 
 
@@ -112,17 +107,9 @@ def _model_class(method):
 
 
 def _continue_from(path, method, image_shape):
-    """The model saved at `path`, with its optimizers' state, to train further.
-
-    It must be of the class `method` trains and make images of `image_shape`.
-    """
-    import keras
-
-    saved = keras.saving.load_model(path)
-    expected = _model_class(method)
-    if type(saved) is not expected:
-        raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
-                         f"{expected.__name__}. Received: init_model={path!r}")
+    """The GAN saved at `path`, with both optimizers' state, to train further; it must be
+    of the class `method` trains and make images of `image_shape`."""
+    saved = load_init_model(path, _model_class(method), method)
     made = tuple(saved.generator.output_shape[1:])
     if made != tuple(image_shape):
         raise ValueError(f"`init_model` makes images of shape {made}, the data has "

@@ -3,7 +3,10 @@
 Each trains the small ConvNet (2 conv, 1 max-pool, 1 dense) on the training images
 without labels, then freezes it and scores its embeddings: a linear probe and a
 kNN vote (fitted on the training embeddings, scored on the test ones), k-means
-ACC/NMI/ARI on the test embeddings, and a t-SNE plot coloured by label.
+ACC/NMI/ARI on the test embeddings, and a t-SNE plot coloured by label. The option
+`init_model` (the `model.keras` of an earlier run of the same method) trains that
+model further, optimizer state included: `keras-unsup run moco --epochs 10 --set
+init_model=runs/moco-fashion_mnist/model.keras --out runs/moco-more`.
 """
 
 import keras
@@ -14,7 +17,7 @@ from keras_unsup.data.pipeline import image_dataset
 from keras_unsup.data.views import default_augmentation, two_view_dataset
 from keras_unsup.evaluation.metrics import kmeans_scores, knn_accuracy, linear_probe_accuracy
 from keras_unsup.recipes import training
-from keras_unsup.recipes.base import epochs_for, register
+from keras_unsup.recipes.base import epochs_for, init_model_path, load_init_model, register
 from keras_unsup.recipes.common import encode
 
 # `train_images`: train on a random subset of that many training images (probes still
@@ -38,11 +41,12 @@ DEFAULTS = {
 def _settings(config, method):
     settings = dict(DEFAULTS[method])
     unknown = sorted(set(config.options) - set(settings) - {"epochs", "default_epochs",
-                                                            "quick_epochs"})
+                                                            "quick_epochs", "init_model"})
     if unknown:
         raise ValueError(f"Unknown option(s) for {method}: {unknown}. "
                          f"Expected some of: {sorted(k for k in settings if k != 'epochs')}")
     settings.update({k: v for k, v in config.options.items() if v is not None})
+    settings["init_model"] = init_model_path(config, method)
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
     return settings
@@ -53,20 +57,37 @@ def _batch_size(settings, n_images):
     return int(min(settings["batch_size"], n_images))
 
 
-def _build_model(method, input_shape, settings, seed):
+def _model_class(method):
+    """The model class a method trains."""
     from keras_unsup.models.moco import MoCo
     from keras_unsup.models.rotnet import RotNet
     from keras_unsup.models.simclr import SimCLR
 
+    return {"moco": MoCo, "simclr": SimCLR, "rotnet": RotNet}[method]
+
+
+def _continue_from(path, method, input_shape):
+    """The model saved at `path`, with its optimizer's state, to train further; it must
+    be of the class `method` trains, with an encoder for images of `input_shape`."""
+    saved = load_init_model(path, _model_class(method), method)
+    takes = tuple(saved.encoder.input_shape[1:])
+    if takes != tuple(input_shape):
+        raise ValueError(f"`init_model` encodes images of shape {takes}, the data has "
+                         f"{tuple(input_shape)}. Received: init_model={path!r}")
+    return saved
+
+
+def _build_model(method, input_shape, settings, seed):
+    cls = _model_class(method)
     encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"])
     if method == "moco":
-        return MoCo(encoder, queue_size=settings["queue_size"], momentum=settings["momentum"],
-                    temperature=settings["temperature"],
-                    projection_dim=settings["projection_dim"], seed=seed)
+        return cls(encoder, queue_size=settings["queue_size"], momentum=settings["momentum"],
+                   temperature=settings["temperature"],
+                   projection_dim=settings["projection_dim"], seed=seed)
     if method == "simclr":
-        return SimCLR(encoder, projection_dim=settings["projection_dim"],
-                      temperature=settings["temperature"])
-    return RotNet(encoder)
+        return cls(encoder, projection_dim=settings["projection_dim"],
+                   temperature=settings["temperature"])
+    return cls(encoder)
 
 
 def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", plot=True,
@@ -122,19 +143,26 @@ def train_self_supervised(method, config, data, run):
         if n_sub < len(x):
             x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))]
     batch_size = _batch_size(settings, len(x))
-    model = _build_model(method, data.image_shape, settings, config.seed)
+    if settings["init_model"]:
+        # Go on training a saved model: its weights, queue and optimizer state carry over.
+        model = _continue_from(settings["init_model"], method, data.image_shape)
+    else:
+        model = _build_model(method, data.image_shape, settings, config.seed)
     if method == "rotnet":
         train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
     else:
         augmentation = default_augmentation(data.name, seed=config.seed)
         train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
-    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    if not settings["init_model"]:
+        # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
+        # lacks.
+        model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     n_images = (len(x) // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
     metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": len(x),
-               "images_per_second": throughput.images_per_second}
+               "images_per_second": throughput.images_per_second,
+               **({"init_model": settings["init_model"]} if settings["init_model"] else {})}
     for key in ("queue_size", "momentum", "temperature"):
         if key in settings:
             metrics[key] = settings[key]

@@ -1,6 +1,7 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from keras_unsup.data import load_dataset
@@ -58,3 +59,42 @@ def test_moco_recipe_trains_on_a_subset_and_writes_nothing_without_out_dir(tmp_p
     assert metrics["train_images"] == 256 and metrics["queue_size"] == 16
     assert metrics["n_train"] == 400  # probes still use every training image
     assert metrics["images_per_second"] > 0 and metrics["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_init_model_trains_a_saved_moco_further(tmp_path):
+    data = _small_digits()
+    first = tmp_path / "first"
+    run_recipe("moco", data=data, epochs=1, seed=0, out_dir=first, verbose=0, queue_size=64,
+               plot=False)
+    saved = keras.saving.load_model(first / "model.keras")
+    steps_before = int(saved.optimizer.iterations.numpy())
+    assert steps_before > 0
+    metrics = run_recipe("moco", data=data, epochs=1, seed=0, out_dir=tmp_path / "second",
+                         verbose=0, plot=False, init_model=str(first / "model.keras"))
+    assert metrics["init_model"] == str(first / "model.keras") and metrics["epochs"] == 1
+    again = keras.saving.load_model(tmp_path / "second" / "model.keras")
+    # the optimizer went on counting from the saved model's steps: one more epoch of them
+    assert int(again.optimizer.iterations.numpy()) == 2 * steps_before
+    # the saved queue's length (64, not the default 4096) came along, and training went on
+    assert again.queue_size == 64 and not np.allclose(again.queue.numpy(), saved.queue.numpy())
+    changed = [not np.allclose(a, b) for a, b in zip(saved.encoder.get_weights(),
+                                                     again.encoder.get_weights())]
+    assert any(changed)
+
+
+def test_init_model_errors_name_the_option(tmp_path):
+    data = _small_digits()
+    with pytest.raises(ValueError, match="`init_model` must be the path of an existing .keras"):
+        run_recipe("simclr", data=data, epochs=1, verbose=0,
+                   init_model=str(tmp_path / "missing.keras"))
+
+
+@pytest.mark.slow
+def test_init_model_of_another_method_is_refused(tmp_path):
+    data = _small_digits()
+    run_recipe("rotnet", data=data, epochs=1, seed=0, out_dir=tmp_path / "rot", verbose=0,
+               plot=False)
+    with pytest.raises(ValueError, match="holds a RotNet, but 'moco' trains a MoCo"):
+        run_recipe("moco", data=data, epochs=1, verbose=0,
+                   init_model=str(tmp_path / "rot" / "model.keras"))
