@@ -176,11 +176,11 @@ def init_model_path(config, method):
     return str(init)
 
 
-def load_init_model(path, expected_class, method):
+def load_init_model(path, expected_class, method, image_shape, shape_of):
     """The model saved at `path` with its optimizer state, to go on training it.
 
-    It must be an instance of `expected_class` (the class `method` trains); the
-    caller checks that it fits the data.
+    It must be an instance of `expected_class` (the class `method` trains) and work on
+    images of `image_shape`: `shape_of(model)` gives the shape it works on.
     """
     import keras
 
@@ -188,6 +188,10 @@ def load_init_model(path, expected_class, method):
     if type(saved) is not expected_class:
         raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
                          f"{expected_class.__name__}. Received: init_model={path!r}")
+    works_on = tuple(shape_of(saved))
+    if works_on != tuple(image_shape):
+        raise ValueError(f"`init_model` works on images of shape {works_on}, the data has "
+                         f"{tuple(image_shape)}. Received: init_model={path!r}")
     return saved
 
 

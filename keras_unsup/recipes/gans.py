@@ -106,17 +106,6 @@ def _model_class(method):
     return InfoGAN
 
 
-def _continue_from(path, method, image_shape):
-    """The GAN saved at `path`, with both optimizers' state, to train further; it must be
-    of the class `method` trains and make images of `image_shape`."""
-    saved = load_init_model(path, _model_class(method), method)
-    made = tuple(saved.generator.output_shape[1:])
-    if made != tuple(image_shape):
-        raise ValueError(f"`init_model` makes images of shape {made}, the data has "
-                         f"{tuple(image_shape)}. Received: init_model={path!r}")
-    return saved
-
-
 def _build(method, image_shape, settings, seed):
     from keras_unsup.builders import gan as builders
 
@@ -232,7 +221,8 @@ def train_gan(method, config, data, run):
         )
     if settings.get("init_model"):
         # Go on training a saved model: weights and both optimizers' state carry over.
-        model = _continue_from(settings["init_model"], method, data.image_shape)
+        model = load_init_model(settings["init_model"], _model_class(method), method,
+                                data.image_shape, lambda m: m.generator.output_shape[1:])
     else:
         model = _build(method, data.image_shape, settings, config.seed)
         # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,

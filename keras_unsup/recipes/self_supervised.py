@@ -66,17 +66,6 @@ def _model_class(method):
     return {"moco": MoCo, "simclr": SimCLR, "rotnet": RotNet}[method]
 
 
-def _continue_from(path, method, input_shape):
-    """The model saved at `path`, with its optimizer's state, to train further; it must
-    be of the class `method` trains, with an encoder for images of `input_shape`."""
-    saved = load_init_model(path, _model_class(method), method)
-    takes = tuple(saved.encoder.input_shape[1:])
-    if takes != tuple(input_shape):
-        raise ValueError(f"`init_model` encodes images of shape {takes}, the data has "
-                         f"{tuple(input_shape)}. Received: init_model={path!r}")
-    return saved
-
-
 def _build_model(method, input_shape, settings, seed):
     cls = _model_class(method)
     encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"])
@@ -145,7 +134,8 @@ def train_self_supervised(method, config, data, run):
     batch_size = _batch_size(settings, len(x))
     if settings["init_model"]:
         # Go on training a saved model: its weights, queue and optimizer state carry over.
-        model = _continue_from(settings["init_model"], method, data.image_shape)
+        model = load_init_model(settings["init_model"], _model_class(method), method,
+                                data.image_shape, lambda m: m.encoder.input_shape[1:])
     else:
         model = _build_model(method, data.image_shape, settings, config.seed)
     if method == "rotnet":

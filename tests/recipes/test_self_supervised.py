@@ -98,3 +98,19 @@ def test_init_model_of_another_method_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds a RotNet, but 'moco' trains a MoCo"):
         run_recipe("moco", data=data, epochs=1, verbose=0,
                    init_model=str(tmp_path / "rot" / "model.keras"))
+
+
+def test_init_model_for_images_of_another_shape_is_refused(tmp_path):
+    from keras_unsup.builders.backbones import build_small_convnet
+    from keras_unsup.models.moco import MoCo
+    from keras_unsup.recipes.base import load_init_model
+
+    path = tmp_path / "moco.keras"
+    MoCo(build_small_convnet((8, 8, 1), embedding_dim=8), queue_size=16).save(path)
+    loaded = load_init_model(str(path), MoCo, "moco", (8, 8, 1),
+                             lambda m: m.encoder.input_shape[1:])
+    assert loaded.queue_size == 16
+    with pytest.raises(ValueError, match=r"works on images of shape \(8, 8, 1\), the data has "
+                                         r"\(28, 28, 1\)"):
+        load_init_model(str(path), MoCo, "moco", (28, 28, 1),
+                        lambda m: m.encoder.input_shape[1:])
