@@ -6,7 +6,7 @@ the test accuracy after every epoch. A linear probe on frozen self-supervised
 embeddings of the same backbone is expected to land below this supervised figure,
 so it tells how far a probe target is from what the architecture allows.
 
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/backbone_ceiling.py \
+    python benchmarks/backbone_ceiling.py \
         --dataset fashion_mnist --epochs 10
 """
 

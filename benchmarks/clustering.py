@@ -10,8 +10,8 @@ cost of the method run alone, while `wall_time_s` in the runs is what each run t
 Finished runs are kept: rerunning the same command resumes an interrupted
 benchmark (and an interrupted run resumes inside its own folder).
 
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/clustering.py --dataset digits --seeds 0,1,2
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/clustering.py --dataset fashion_mnist \
+    python benchmarks/clustering.py --dataset digits --seeds 0,1,2
+    python benchmarks/clustering.py --dataset fashion_mnist \
         --seeds 0 --methods kmeans,gmm,ae-umap-gmm,dec,idec
 """
 

@@ -12,9 +12,9 @@ trained briefly here through the builders, and MoCo/SimCLR with `--ssl`):
 
 Writes `benchmarks/results/embeddings_<dataset>.json` and figures into `--figures`.
 
-Run (heavy: queue behind other heavy jobs):
+Run (heavy on a CPU):
 
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/embeddings.py
+    python benchmarks/embeddings.py
     .venv/bin/python benchmarks/embeddings.py --quick      # a minute, a 2000/500 subset
 """
 

@@ -9,7 +9,7 @@ accuracy, training images per second and wall time. Results go to
 
 Run heavy jobs one at a time on shared machines, e.g.:
 
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/gans.py --dataset fashion_mnist \
+    python benchmarks/gans.py --dataset fashion_mnist \
         --epochs 3 --n-train 60000 --methods infogan,dcgan,wgan-gp
 """
 

@@ -6,9 +6,9 @@ records training throughput and wall time. Results go to
 `benchmarks/results/self_supervised_<dataset>.json`, rewritten after every run, so
 an interrupted benchmark keeps what it finished (and resumes each run's training).
 
-Run it under the shared lock on the team machine:
+Run it as:
 
-    flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/self_supervised.py \
+    python benchmarks/self_supervised.py \
         --dataset fashion_mnist --methods moco,simclr,rotnet --epochs moco=8,simclr=4,rotnet=2
 """
 
@@ -69,7 +69,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "self_supervised",
-        "command": "flock /tmp/ku_heavy.lock .venv/bin/python benchmarks/self_supervised.py "
+        "command": "python benchmarks/self_supervised.py "
                    + " ".join(argv if argv is not None else sys.argv[1:]),
         "dataset": args.dataset,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
