@@ -22,8 +22,10 @@ from keras_unsup.recipes.common import encode
 
 # `train_images`: train on a random subset of that many training images (probes still
 # use every image); `None` trains on all of them.
+# `crop_scale`: the (min, max) area fraction of the random resized crop of the views
+# (`None`: `ContrastiveAugmentation`'s default).
 _COMMON = {"embedding_dim": 128, "learning_rate": 1e-3, "quick_epochs": 2, "plot": True,
-           "tsne_points": 2000, "train_images": None}
+           "tsne_points": 2000, "train_images": None, "crop_scale": None}
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
     "moco": {**_COMMON, "batch_size": 256, "queue_size": 4096, "momentum": 0.99,
@@ -47,9 +49,22 @@ def _settings(config, method):
                          f"Expected some of: {sorted(k for k in settings if k != 'epochs')}")
     settings.update({k: v for k, v in config.options.items() if v is not None})
     settings["init_model"] = init_model_path(config, method)
+    if settings["crop_scale"] is not None:
+        settings["crop_scale"] = _crop_scale(settings["crop_scale"])
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
     return settings
+
+
+def _crop_scale(value):
+    """The option `crop_scale` checked: two numbers `0 < low <= high <= 1`."""
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+          and 0 < value[0] <= value[1] <= 1)
+    if not ok:
+        raise ValueError("`crop_scale` must be two numbers (low, high) with 0 < low <= high "
+                         f"<= 1. Received: crop_scale={value!r}")
+    return (float(value[0]), float(value[1]))
 
 
 def _batch_size(settings, n_images):
@@ -141,7 +156,10 @@ def train_self_supervised(method, config, data, run):
     if method == "rotnet":
         train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
     else:
-        augmentation = default_augmentation(data.name, seed=config.seed)
+        overrides = {}
+        if settings["crop_scale"] is not None:
+            overrides["crop_scale"] = settings["crop_scale"]
+        augmentation = default_augmentation(data.name, seed=config.seed, **overrides)
         train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
     if not settings["init_model"]:
         # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
@@ -153,9 +171,13 @@ def train_self_supervised(method, config, data, run):
     metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": len(x),
                "images_per_second": throughput.images_per_second,
                **({"init_model": settings["init_model"]} if settings["init_model"] else {})}
+    # From the model, not the settings: a model from `init_model` keeps its own.
     for key in ("queue_size", "momentum", "temperature"):
-        if key in settings:
-            metrics[key] = settings[key]
+        if getattr(model, key, None) is not None:
+            metrics[key] = getattr(model, key)
+    metrics["embedding_dim"] = int(model.encoder.output_shape[-1])
+    if settings["crop_scale"] is not None:
+        metrics["crop_scale"] = settings["crop_scale"]
     for key, values in history.history.items():
         if values:
             metrics[f"final_{key}"] = float(values[-1])

@@ -73,6 +73,8 @@ def test_init_model_trains_a_saved_moco_further(tmp_path):
     metrics = run_recipe("moco", data=data, epochs=1, seed=0, out_dir=tmp_path / "second",
                          verbose=0, plot=False, init_model=str(first / "model.keras"))
     assert metrics["init_model"] == str(first / "model.keras") and metrics["epochs"] == 1
+    # the settings reported are the saved model's (queue 64), not the recipe's defaults
+    assert metrics["queue_size"] == 64 and metrics["embedding_dim"] == 128
     again = keras.saving.load_model(tmp_path / "second" / "model.keras")
     # the optimizer went on counting from the saved model's steps: one more epoch of them
     assert int(again.optimizer.iterations.numpy()) == 2 * steps_before
@@ -114,3 +116,26 @@ def test_init_model_for_images_of_another_shape_is_refused(tmp_path):
                                          r"\(28, 28, 1\)"):
         load_init_model(str(path), MoCo, "moco", (28, 28, 1),
                         lambda m: m.encoder.input_shape[1:])
+
+
+@pytest.mark.parametrize("bad", [0.5, [0.0, 1.0], [0.8, 0.5], [0.5, 1.2], ["a", 1]])
+def test_bad_crop_scale_is_refused_before_training(bad):
+    with pytest.raises(ValueError, match=r"`crop_scale` must be two numbers \(low, high\) "
+                                         r"with 0 < low <= high <= 1"):
+        run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, crop_scale=bad)
+
+
+def test_crop_scale_reaches_the_views(monkeypatch):
+    from keras_unsup.recipes import self_supervised
+
+    seen = {}
+    real = self_supervised.default_augmentation
+
+    def spy(name, seed=None, **overrides):
+        seen.update(overrides)
+        return real(name, seed=seed, **overrides)
+
+    monkeypatch.setattr(self_supervised, "default_augmentation", spy)
+    metrics = run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, plot=False,
+                         crop_scale=[0.6, 1.0])
+    assert seen == {"crop_scale": (0.6, 1.0)} and metrics["crop_scale"] == (0.6, 1.0)
