@@ -48,6 +48,9 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="results JSON path")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe option for every method, e.g. --set projection_dim=128")
+    parser.add_argument("--pixels", action="store_true",
+                        help="also score raw pixels with the same probes (the no-training "
+                             "baseline)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -84,6 +87,9 @@ def main(argv=None):
         previous = json.loads(out.read_text())
         payload["runs"] = previous.get("runs", [])
     done = {(r["method"], r["seed"]) for r in payload["runs"]}
+    if args.pixels and ("pixels", 0) not in done:
+        payload["runs"].append(_pixels(args.dataset, args.quick))
+        write_json(out, payload)
     for method in methods:
         for seed in seeds:
             if (method, seed) in done:
@@ -102,6 +108,25 @@ def main(argv=None):
                               "images_per_second", "wall_time_s")}
             print(json.dumps(shown), flush=True)
     print(f"written to {out}")
+
+
+def _pixels(dataset, quick):
+    """Raw pixels scored like the embeddings: what training has to beat."""
+    import keras
+
+    from keras_unsup.data import load_dataset
+    from keras_unsup.recipes import QUICK_TEST, QUICK_TRAIN
+    from keras_unsup.recipes.self_supervised import evaluate_embeddings
+
+    data = load_dataset(dataset, seed=0)
+    if quick:
+        data = data.subset(QUICK_TRAIN, QUICK_TEST, seed=0)
+    flatten = keras.Sequential([keras.Input(data.image_shape), keras.layers.Flatten()])
+    start = time.perf_counter()
+    metrics = evaluate_embeddings(flatten, data, seed=0, plot=False)
+    return {"method": "pixels", "seed": 0, "dataset": dataset, **metrics,
+            "embedding_dim": int(flatten.output_shape[-1]),
+            "wall_time_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":
