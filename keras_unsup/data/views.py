@@ -38,9 +38,10 @@ def _check_range(name, value, low, high, low_inclusive=True):
     return float(value)
 
 
-def _check_interval(name, value, low, high):
+def check_interval(name, value, low, high):
+    """`value` checked as a pair `(min, max)` with `low < min <= max <= high`; floats."""
     if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) for v in value)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
             or not low < value[0] <= value[1] <= high):
         raise ValueError(f"`{name}` must be a pair (min, max) with {low} < min <= max <= {high}. "
                          f"Received: {name}={value!r}")
@@ -101,8 +102,8 @@ class RandomResizedCrop(_GeometricTransform):
 
     def __init__(self, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.scale = _check_interval("scale", scale, 0.0, 1.0)
-        self.ratio = _check_interval("ratio", ratio, 0.0, math.inf)
+        self.scale = check_interval("scale", scale, 0.0, 1.0)
+        self.ratio = check_interval("ratio", ratio, 0.0, math.inf)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True

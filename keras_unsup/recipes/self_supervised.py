@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_unsup.builders.backbones import build_small_convnet
 from keras_unsup.data.pipeline import image_dataset
-from keras_unsup.data.views import default_augmentation, two_view_dataset
+from keras_unsup.data.views import check_interval, default_augmentation, two_view_dataset
 from keras_unsup.evaluation.metrics import kmeans_scores, knn_accuracy, linear_probe_accuracy
 from keras_unsup.recipes import training
 from keras_unsup.recipes.base import epochs_for, init_model_path, load_init_model, register
@@ -50,21 +50,10 @@ def _settings(config, method):
     settings.update({k: v for k, v in config.options.items() if v is not None})
     settings["init_model"] = init_model_path(config, method)
     if settings["crop_scale"] is not None:
-        settings["crop_scale"] = _crop_scale(settings["crop_scale"])
+        settings["crop_scale"] = check_interval("crop_scale", settings["crop_scale"], 0.0, 1.0)
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
     return settings
-
-
-def _crop_scale(value):
-    """The option `crop_scale` checked: two numbers `0 < low <= high <= 1`."""
-    ok = (isinstance(value, (list, tuple)) and len(value) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-          and 0 < value[0] <= value[1] <= 1)
-    if not ok:
-        raise ValueError("`crop_scale` must be two numbers (low, high) with 0 < low <= high "
-                         f"<= 1. Received: crop_scale={value!r}")
-    return (float(value[0]), float(value[1]))
 
 
 def _batch_size(settings, n_images):

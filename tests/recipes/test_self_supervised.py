@@ -118,10 +118,10 @@ def test_init_model_for_images_of_another_shape_is_refused(tmp_path):
                         lambda m: m.encoder.input_shape[1:])
 
 
-@pytest.mark.parametrize("bad", [0.5, [0.0, 1.0], [0.8, 0.5], [0.5, 1.2], ["a", 1]])
+@pytest.mark.parametrize("bad", [0.5, [0.0, 1.0], [0.8, 0.5], [0.5, 1.2], ["a", 1], [True, True]])
 def test_bad_crop_scale_is_refused_before_training(bad):
-    with pytest.raises(ValueError, match=r"`crop_scale` must be two numbers \(low, high\) "
-                                         r"with 0 < low <= high <= 1"):
+    with pytest.raises(ValueError, match=r"`crop_scale` must be a pair \(min, max\) with "
+                                         r"0.0 < min <= max <= 1.0\. Received"):
         run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, crop_scale=bad)
 
 
