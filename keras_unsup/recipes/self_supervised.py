@@ -142,6 +142,9 @@ def train_self_supervised(method, config, data, run):
                                 data.image_shape, lambda m: m.encoder.input_shape[1:])
     else:
         model = _build_model(method, data.image_shape, settings, config.seed)
+        # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
+        # lacks.
+        model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     if method == "rotnet":
         train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
     else:
@@ -150,10 +153,6 @@ def train_self_supervised(method, config, data, run):
             overrides["crop_scale"] = settings["crop_scale"]
         augmentation = default_augmentation(data.name, seed=config.seed, **overrides)
         train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
-    if not settings["init_model"]:
-        # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
-        # lacks.
-        model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     n_images = (len(x) // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
