@@ -24,8 +24,10 @@ from keras_unsup.recipes.common import encode
 # use every image); `None` trains on all of them.
 # `crop_scale`: the (min, max) area fraction of the random resized crop of the views
 # (`None`: `ContrastiveAugmentation`'s default).
-_COMMON = {"embedding_dim": 128, "learning_rate": 1e-3, "quick_epochs": 2, "plot": True,
-           "tsne_points": 2000, "train_images": None, "crop_scale": None}
+# `filters`: the filters of the small ConvNet's two convolutions (wider is slower).
+_COMMON = {"embedding_dim": 128, "filters": (32, 64), "learning_rate": 1e-3,
+           "quick_epochs": 2, "plot": True, "tsne_points": 2000, "train_images": None,
+           "crop_scale": None}
 # Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
 DEFAULTS = {
     "moco": {**_COMMON, "batch_size": 256, "queue_size": 4096, "momentum": 0.99,
@@ -70,9 +72,18 @@ def _model_class(method):
     return {"moco": MoCo, "simclr": SimCLR, "rotnet": RotNet}[method]
 
 
+def _convnet_filters(encoder):
+    """The filters of a small ConvNet's two convolutions, or None for another backbone."""
+    names = [layer.name for layer in encoder.layers]
+    if "conv_1" not in names or "conv_2" not in names:
+        return None
+    return [int(encoder.get_layer(name).filters) for name in ("conv_1", "conv_2")]
+
+
 def _build_model(method, input_shape, settings, seed):
     cls = _model_class(method)
-    encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"])
+    encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"],
+                                  filters=settings["filters"])
     if method == "moco":
         return cls(encoder, queue_size=settings["queue_size"], momentum=settings["momentum"],
                    temperature=settings["temperature"],
@@ -164,6 +175,9 @@ def train_self_supervised(method, config, data, run):
         if getattr(model, key, None) is not None:
             metrics[key] = getattr(model, key)
     metrics["embedding_dim"] = int(model.encoder.output_shape[-1])
+    filters = _convnet_filters(model.encoder)
+    if filters is not None:
+        metrics["filters"] = filters
     if settings["crop_scale"] is not None:
         metrics["crop_scale"] = settings["crop_scale"]
     for key, values in history.history.items():

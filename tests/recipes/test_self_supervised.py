@@ -139,3 +139,17 @@ def test_crop_scale_reaches_the_views(monkeypatch):
     metrics = run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, plot=False,
                          crop_scale=[0.6, 1.0])
     assert seen == {"crop_scale": (0.6, 1.0)} and metrics["crop_scale"] == (0.6, 1.0)
+
+
+def test_filters_widen_the_convnet_and_are_reported(tmp_path):
+    metrics = run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, plot=False,
+                         queue_size=16, filters=[8, 12], out_dir=tmp_path)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert [model.encoder.get_layer(n).filters for n in ("conv_1", "conv_2")] == [8, 12]
+    assert metrics["filters"] == [8, 12]
+
+
+@pytest.mark.parametrize("bad", [64, [8], [8, 0], ["a", 8]])
+def test_bad_filters_are_refused_before_training(bad):
+    with pytest.raises(ValueError, match=r"`filters` must be"):
+        run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, filters=bad)
