@@ -22,6 +22,8 @@ The deep methods share one pretraining: pass the option `ae_dir` (a folder) and 
 autoencoder trained there for a dataset and seed is reused by every later run with
 the same `ae_dir`, which is how the benchmark runs five deep methods for the price of
 one pretraining. Without `ae_dir` the autoencoder is trained inside the run folder.
+Asking the same folder for more pretraining epochs trains the saved autoencoder on
+from where it stopped (40 epochs, then 100: only 60 more are trained).
 Reruns into the same folder resume: the pretraining from its last finished epoch,
 DEC and IDEC from their last refresh of the target distribution, UMAP from its saved
 embedding.
@@ -209,6 +211,9 @@ def pretrained_autoencoder(config, data, run):
             else None
         if encoder is not None and decoder is not None:
             return autoencoder, encoder, decoder, {**info["metrics"], "pretrain_reused": True}
+    if (saved is not None and saved.is_file() and info is not None
+            and _extends(info.get("key"), key)):
+        return _extend_pretraining(config, x, ae_run, saved, info, epochs, batch)
     if info is not None and info.get("key") != key and ae_run:
         raise ValueError(
             f"`ae_dir` holds an autoencoder pretrained with other settings ({info.get('key')}); "
@@ -228,6 +233,44 @@ def pretrained_autoencoder(config, data, run):
         autoencoder.save(saved)
         ae_run.write_json("pretrain.json", {"key": key, "metrics": metrics})
     return autoencoder, encoder, decoder, {**metrics, "pretrain_reused": False}
+
+
+def _extends(saved_key, key):
+    """Whether `key` asks for the autoencoder of `saved_key` trained for more epochs."""
+    if not isinstance(saved_key, dict) or set(saved_key) != set(key):
+        return False
+    same = all(saved_key[k] == key[k] for k in key if k != "epochs")
+    return same and isinstance(saved_key["epochs"], int) and saved_key["epochs"] < key["epochs"]
+
+
+def _extend_pretraining(config, x, ae_run, saved, info, epochs, batch):
+    """Trains a saved autoencoder on from its epochs to `epochs` (optimizer state kept),
+    so that a longer pretraining costs only the epochs it adds. An interrupted extension
+    resumes from its last finished epoch, as a first pretraining does."""
+    import keras
+
+    from keras_unsup.data.pipeline import autoencoder_dataset
+    from keras_unsup.recipes import training
+
+    done = int(info["key"]["epochs"])
+    autoencoder = keras.saving.load_model(saved)
+    # Another seed per extension: the extra epochs do not replay the first ones' order.
+    train_ds = autoencoder_dataset(x, batch, seed=config.seed + done)
+    with Stopwatch() as watch:
+        _, throughput = training.fit(autoencoder, train_ds, epochs=epochs - done, run=ae_run,
+                                     n_images=len(x), verbose=config.verbose)
+    recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
+    before = info["metrics"]
+    metrics = {"pretrain_epochs": epochs,
+               "pretrain_time_s": float(before["pretrain_time_s"]) + watch.seconds,
+               "images_per_second": throughput.images_per_second,
+               "recon_mse": float(recon if np.isscalar(recon) else recon[0]),
+               "pretrain_extended_from": done}
+    autoencoder.save(saved)
+    ae_run.write_json("pretrain.json", {"key": {**info["key"], "epochs": epochs},
+                                        "metrics": metrics})
+    return (autoencoder, autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder"),
+            {**metrics, "pretrain_reused": False})
 
 
 def _has_layer(model, name):

@@ -57,7 +57,26 @@ def test_deep_methods_share_one_pretraining(data, tmp_path):
     assert model.get_layer("encoder").output_shape == (None, 10)
     # Other pretraining settings in the same folder are refused, not silently mixed.
     with pytest.raises(ValueError, match="ae_dir"):
-        run_recipe("ae-gmm", data=data, ae_dir=str(shared), **{**SMALL, "epochs": 3})
+        run_recipe("ae-gmm", data=data, ae_dir=str(shared),
+                   **{**SMALL, "hidden_units": [16, 16]})
+    with pytest.raises(ValueError, match="ae_dir"):  # fewer epochs than it was trained for
+        run_recipe("ae-gmm", data=data, ae_dir=str(shared), **{**SMALL, "epochs": 1})
+
+
+def test_more_pretraining_epochs_extend_the_saved_autoencoder(data, tmp_path):
+    shared = tmp_path / "ae"
+    first = run_recipe("ae-kmeans", data=data, ae_dir=str(shared), **SMALL)
+    before = keras.saving.load_model(shared / "autoencoder.keras")
+    steps_per_epoch = int(before.optimizer.iterations.numpy()) // 2
+    longer = run_recipe("ae-kmeans", data=data, ae_dir=str(shared), **{**SMALL, "epochs": 5})
+    assert longer["pretrain_extended_from"] == 2 and longer["pretrain_epochs"] == 5
+    assert longer["pretrain_time_s"] > first["pretrain_time_s"]  # the time of all epochs
+    after = keras.saving.load_model(shared / "autoencoder.keras")
+    # Three more epochs on the saved optimizer, not five from scratch.
+    assert int(after.optimizer.iterations.numpy()) == 5 * steps_per_epoch
+    assert longer["recon_mse"] < first["recon_mse"]
+    again = run_recipe("ae-kmeans", data=data, ae_dir=str(shared), **{**SMALL, "epochs": 5})
+    assert again["pretrain_reused"] is True and again["pretrain_epochs"] == 5
 
 
 @pytest.mark.slow
