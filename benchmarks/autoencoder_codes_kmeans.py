@@ -12,6 +12,7 @@ ACC/NMI/ARI and the median. No training happens here.
 import argparse
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def main(argv=None):
     seeds = [int(s) for s in args.kmeans_seeds.split(",")]
     result = {"dataset": data.name, "n_test": len(data.x_test), "kmeans_seeds": seeds,
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
-              "command": "python " + " ".join(sys.argv), "methods": {}}
+              "command": "python " + shlex.join(sys.argv), "methods": {}}
     for method in args.methods.split(","):
         path = Path(args.runs) / f"{method}-seed0" / "encoder.keras"
         if not path.is_file():

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -90,7 +91,7 @@ def main(argv=None):
     result = {
         "dataset": data.name, "n_train": len(data.x_train), "n_test": len(data.x_test),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
-        "command": "python " + " ".join(sys.argv), "methods": {},
+        "command": "python " + shlex.join(sys.argv), "methods": {},
     }
     previous = json.loads(out.read_text()) if out.is_file() else {}
     for method in args.methods.split(","):

@@ -13,6 +13,7 @@ so it tells how far a probe target is from what the architecture allows.
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -56,7 +57,7 @@ def main(argv=None):
     payload = {
         "benchmark": "backbone_ceiling",
         "command": "python benchmarks/backbone_ceiling.py "
-                   + " ".join(argv if argv is not None else sys.argv[1:]),
+                   + shlex.join(argv if argv is not None else sys.argv[1:]),
         "dataset": args.dataset, "n_train": len(data.x_train), "n_test": len(data.x_test),
         "backbone": "small ConvNet (2 conv, 1 max-pool, 1 dense 128) + ReLU + softmax",
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),

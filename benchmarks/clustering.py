@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -106,7 +107,7 @@ def main(argv=None):
 
     payload = {
         "dataset": data.name, "quick": args.quick, "n_clustered": n, "seeds": seeds,
-        "command": "python benchmarks/clustering.py " + " ".join(sys.argv[1:] if argv is None
+        "command": "python benchmarks/clustering.py " + shlex.join(sys.argv[1:] if argv is None
                                                                  else argv),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "processor": platform.processor(), "tensorflow": tf.__version__,

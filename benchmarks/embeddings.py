@@ -21,6 +21,7 @@ Run (heavy on a CPU):
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 import tracemalloc
@@ -181,7 +182,7 @@ def main(argv=None):
         "n_test": len(data.x_test),
         "quick": args.quick,
         "k": args.k,
-        "command": "python benchmarks/embeddings.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/embeddings.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
                     "keras": keras.__version__,

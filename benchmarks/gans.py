@@ -16,6 +16,7 @@ Run heavy jobs one at a time on shared machines, e.g.:
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -123,7 +124,7 @@ def _write(args, argv, data, results):
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{args.name or 'gans_' + args.dataset}.json"
     payload = {
-        "command": "python benchmarks/gans.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/gans.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),

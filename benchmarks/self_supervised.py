@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def main(argv=None):
     payload = {
         "benchmark": "self_supervised",
         "command": "python benchmarks/self_supervised.py "
-                   + " ".join(argv if argv is not None else sys.argv[1:]),
+                   + shlex.join(argv if argv is not None else sys.argv[1:]),
         "dataset": args.dataset,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
