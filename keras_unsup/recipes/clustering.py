@@ -29,6 +29,8 @@ DEC and IDEC from their last refresh of the target distribution, UMAP from its s
 embedding.
 """
 
+import json
+
 import numpy as np
 
 from keras_unsup.evaluation.metrics import clustering_scores
@@ -190,13 +192,9 @@ def pretrained_autoencoder(config, data, run):
     from keras_unsup.recipes.common import pretrain_autoencoder
 
     x = _images(data)
-    epochs = epochs_for(config, PRETRAIN, data.name)
-    code_size = int(config.option("code_size", PRETRAIN["code_size"]))
-    hidden = tuple(config.option("hidden_units", PRETRAIN["hidden_units"]))
-    batch = int(config.batch_size or PRETRAIN["batch_size"])
-    key = {"dataset": data.name, "n": len(x), "image_shape": list(x.shape[1:]),
-           "epochs": epochs, "code_size": code_size, "hidden_units": list(hidden),
-           "batch_size": batch, "seed": config.seed}
+    key = _pretrain_key(config, data)
+    epochs, code_size, batch = key["epochs"], key["code_size"], key["batch_size"]
+    hidden = tuple(key["hidden_units"])
     folder = config.option("ae_dir")
     if folder is None and run:
         folder = run.file("pretrain")
@@ -233,6 +231,37 @@ def pretrained_autoencoder(config, data, run):
         autoencoder.save(saved)
         ae_run.write_json("pretrain.json", {"key": key, "metrics": metrics})
     return autoencoder, encoder, decoder, {**metrics, "pretrain_reused": False}
+
+
+def _pretrain_key(config, data):
+    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed."""
+    x = _images(data)
+    return {"dataset": data.name, "n": len(x), "image_shape": list(x.shape[1:]),
+            "epochs": epochs_for(config, PRETRAIN, data.name),
+            "code_size": int(config.option("code_size", PRETRAIN["code_size"])),
+            "hidden_units": list(config.option("hidden_units", PRETRAIN["hidden_units"])),
+            "batch_size": int(config.batch_size or PRETRAIN["batch_size"]), "seed": config.seed}
+
+
+def _drop_state_of_other_pretraining(config, data, run, names):
+    """Deletes the saved state `names` (in the run's checkpoints) when it was computed
+    from another pretraining than this run's, e.g. before the pretraining was extended:
+    a rerun then recomputes it from the new codes instead of resuming from the old."""
+    import shutil
+
+    if not run:
+        return
+    stamp = run.checkpoint_dir / "pretrain_key.json"
+    key = _pretrain_key(config, data)
+    if stamp.is_file() and json.loads(stamp.read_text()) == key:
+        return
+    for name in names:
+        path = run.checkpoint_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    stamp.write_text(json.dumps(key))
 
 
 def _extends(saved_key, key):
@@ -332,6 +361,7 @@ def run_ae_umap_gmm(config, data, run):
     s = _settings(config, "ae-umap-gmm")
     autoencoder, _, _, codes, info = _codes(config, data, run)
     n_components = int(s["umap_components"] or k)
+    _drop_state_of_other_pretraining(config, data, run, ["umap.npy"])
     cache = run.checkpoint_dir / "umap.npy" if run else None
     with Stopwatch() as watch:
         if cache is not None and cache.is_file():
@@ -376,6 +406,7 @@ def _run_dec(method, config, data, run):
         opt = model.default_optimizer()
         opt.learning_rate = float(config.option("learning_rate_dec"))
         model.compile(optimizer=opt)
+    _drop_state_of_other_pretraining(config, data, run, [method])
     checkpoint = run.checkpoint_dir / method if run else None
     with Stopwatch() as watch:
         model.fit(x, verbose=int(config.verbose > 0), checkpoint_dir=checkpoint)

@@ -108,6 +108,25 @@ def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path):
     assert again["acc"] == metrics["acc"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ae-umap-gmm", "dec"])
+def test_a_rerun_after_longer_pretraining_does_not_resume_from_the_old_codes(
+        method, data, tmp_path):
+    shared = tmp_path / "ae"
+    options = dict(SMALL, ae_dir=str(shared), umap_components=3) if method == "ae-umap-gmm" \
+        else dict(SMALL, ae_dir=str(shared), max_iter=20, update_interval=10,
+                  dec_batch_size=32, n_init=2)
+    run_recipe(method, data=data, out_dir=tmp_path / "a", **options)
+    # The same folder, a longer pretraining: the UMAP embedding / DEC state saved from
+    # the 2-epoch codes must be recomputed, so it matches a fresh folder on the new codes.
+    again = run_recipe(method, data=data, out_dir=tmp_path / "a", **{**options, "epochs": 3})
+    fresh = run_recipe(method, data=data, out_dir=tmp_path / "b", **{**options, "epochs": 3})
+    assert again["pretrain_extended_from"] == 2 and fresh["pretrain_reused"] is True
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "labels.npy"),
+                                  np.load(tmp_path / "b" / "labels.npy"))
+    assert again["acc"] == fresh["acc"]
+
+
 @pytest.mark.parametrize("n_clusters", [1, 201, 2.5])
 def test_bad_number_of_clusters(n_clusters, data):
     with pytest.raises(ValueError, match="n_clusters"):
