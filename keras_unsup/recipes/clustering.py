@@ -26,7 +26,7 @@ Asking the same folder for more pretraining epochs trains the saved autoencoder 
 from where it stopped (40 epochs, then 100: only 60 more are trained).
 Reruns into the same folder resume: the pretraining from its last finished epoch,
 DEC and IDEC from their last refresh of the target distribution, UMAP from its saved
-embedding.
+embedding (both computed afresh when the pretraining they came from has changed).
 """
 
 import json
