@@ -234,9 +234,10 @@ def pretrained_autoencoder(config, data, run):
 
 
 def _pretrain_key(config, data):
-    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed."""
-    x = _images(data)
-    return {"dataset": data.name, "n": len(x), "image_shape": list(x.shape[1:]),
+    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed.
+    (From the splits' sizes: `data.x_all` would copy every image to count them.)"""
+    return {"dataset": data.name, "n": len(data.x_train) + len(data.x_test),
+            "image_shape": [int(d) for d in data.x_train.shape[1:]],
             "epochs": epochs_for(config, PRETRAIN, data.name),
             "code_size": int(config.option("code_size", PRETRAIN["code_size"])),
             "hidden_units": list(config.option("hidden_units", PRETRAIN["hidden_units"])),
