@@ -223,14 +223,22 @@ def pretrained_autoencoder(config, data, run):
             seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
             learning_rate=float(config.option("learning_rate", PRETRAIN["learning_rate"])),
             code_size=code_size, hidden_units=hidden)
+    metrics = _save_pretraining(autoencoder, x, ae_run, saved, key, {
+        "pretrain_epochs": epochs, "pretrain_time_s": watch.seconds,
+        "images_per_second": throughput.images_per_second})
+    return autoencoder, encoder, decoder, metrics
+
+
+def _save_pretraining(autoencoder, x, ae_run, saved, key, metrics):
+    """Adds the reconstruction error to `metrics`, saves the autoencoder and its
+    `pretrain.json` (when `ae_run` writes), and returns the metrics of a run that
+    trained it (`pretrain_reused` False)."""
     recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
-    metrics = {"pretrain_epochs": epochs, "pretrain_time_s": watch.seconds,
-               "images_per_second": throughput.images_per_second,
-               "recon_mse": float(recon if np.isscalar(recon) else recon[0])}
+    metrics = {**metrics, "recon_mse": float(recon if np.isscalar(recon) else recon[0])}
     if ae_run:
         autoencoder.save(saved)
         ae_run.write_json("pretrain.json", {"key": key, "metrics": metrics})
-    return autoencoder, encoder, decoder, {**metrics, "pretrain_reused": False}
+    return {**metrics, "pretrain_reused": False}
 
 
 def _pretrain_key(config, data):
@@ -289,18 +297,13 @@ def _extend_pretraining(config, x, ae_run, saved, info, epochs, batch):
     with Stopwatch() as watch:
         _, throughput = training.fit(autoencoder, train_ds, epochs=epochs - done, run=ae_run,
                                      n_images=len(x), verbose=config.verbose)
-    recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
-    before = info["metrics"]
-    metrics = {"pretrain_epochs": epochs,
-               "pretrain_time_s": float(before["pretrain_time_s"]) + watch.seconds,
-               "images_per_second": throughput.images_per_second,
-               "recon_mse": float(recon if np.isscalar(recon) else recon[0]),
-               "pretrain_extended_from": done}
-    autoencoder.save(saved)
-    ae_run.write_json("pretrain.json", {"key": {**info["key"], "epochs": epochs},
-                                        "metrics": metrics})
+    key = {**info["key"], "epochs": epochs}
+    metrics = _save_pretraining(autoencoder, x, ae_run, saved, key, {
+        "pretrain_epochs": epochs,
+        "pretrain_time_s": float(info["metrics"]["pretrain_time_s"]) + watch.seconds,
+        "images_per_second": throughput.images_per_second, "pretrain_extended_from": done})
     return (autoencoder, autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder"),
-            {**metrics, "pretrain_reused": False})
+            metrics)
 
 
 def _has_layer(model, name):
