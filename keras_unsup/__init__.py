@@ -55,7 +55,7 @@ _EXPORTS = {
     "GAN": "keras_unsup.models.gan",
     "InfoGAN": "keras_unsup.models.infogan",
     "WGANGP": "keras_unsup.models.wgan_gp",
-    "check_images": "keras_unsup.builders.checks",
+    "check_images": "keras_unsup.checks",
     "bernoulli_nll": "keras_unsup.losses",
     "BernoulliNLL": "keras_unsup.losses",
     # callbacks

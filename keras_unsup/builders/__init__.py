@@ -7,7 +7,6 @@ from keras_unsup.builders.autoencoder import (
     build_vae,
 )
 from keras_unsup.builders.backbones import build_projection_head, build_small_convnet
-from keras_unsup.builders.checks import check_images
 from keras_unsup.builders.gan import (
     build_dcgan_discriminator,
     build_dcgan_generator,
@@ -26,5 +25,4 @@ __all__ = [
     "build_infogan_generator",
     "build_projection_head",
     "build_small_convnet",
-    "check_images",
 ]

@@ -14,7 +14,7 @@ import math
 
 import keras
 
-from keras_unsup.builders.checks import check_input_shape, check_positive_int, check_units
+from keras_unsup.checks import check_input_shape, check_positive_int, check_units
 from keras_unsup.layers.kl_divergence import KLDivergence
 from keras_unsup.layers.sampling import Sampling
 

@@ -13,7 +13,7 @@ Image shapes: height and width must be divisible by 2 (DCGAN) or by 4 (InfoGAN);
 
 import keras
 
-from keras_unsup.builders.checks import check_input_shape, check_positive_int
+from keras_unsup.checks import check_input_shape, check_positive_int
 
 # Name of the discriminators' last hidden layer (what a linear probe reads).
 FEATURES_LAYER = "features"

@@ -77,7 +77,7 @@ def build_feature_classifier(image_shape, n_classes, feature_dim=128, filters=32
     """
     import keras
 
-    from keras_unsup.builders.checks import check_input_shape, check_positive_int
+    from keras_unsup.checks import check_input_shape, check_positive_int
 
     image_shape = check_input_shape(image_shape, "image_shape")
     n_classes = check_positive_int(n_classes, "n_classes")

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from keras_unsup.builders import autoencoder as builders
-from keras_unsup.builders.checks import check_images
+from keras_unsup.checks import check_images
 from keras_unsup.data.augment import SaltAndPepper
 from keras_unsup.data.pipeline import autoencoder_dataset
 from keras_unsup.evaluation.metrics import kmeans_scores
