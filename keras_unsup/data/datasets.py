@@ -14,7 +14,6 @@ error names every file that was looked for and where to put it.
 import dataclasses
 import gzip
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -163,11 +162,19 @@ def _load_keras_files(name, folder):
         files = [folder / f for f in _KERAS_FILES[name]]
         y_train, x_train, y_test, x_test = (_read_idx(p) for p in files)
         return (x_train, y_train), (x_test, y_test)
-    # cifar10: python pickles of dicts with b"data" (N x 3072, CHW) and b"labels".
+    # cifar10: python pickles of dicts with b"data" (N x 3072, CHW) and b"labels",
+    # read with the restricted unpickler: a data file must not be able to run code.
+    from keras_unsup.data.safe_pickle import load_restricted
+
     xs, ys = [], []
     for rel in _KERAS_FILES[name]:
-        with open(folder / rel, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+        batch = load_restricted(folder / rel)
+        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+            raise ValueError(
+                f"A CIFAR-10 batch must be a dict with the keys b'data' and b'labels'. "
+                f"Received: '{folder / rel}', which holds a {type(batch).__name__}"
+                + (f" with the keys {sorted(batch)}" if isinstance(batch, dict) else "")
+            )
         xs.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
         ys.append(np.asarray(batch[b"labels"]))
     x = np.concatenate(xs).transpose(0, 2, 3, 1)
