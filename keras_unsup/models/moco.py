@@ -11,25 +11,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
-from keras_unsup.layers.info_nce import InfoNCE, l2_normalize
-from keras_unsup.models._embedding import EmbeddingModel, check_projection_dim
-
-
-def check_views(data, model_name):
-    """`(view_1, view_2)` from a training batch, or a clear error."""
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        return data[0], data[1]
-    raise ValueError(
-        f"{model_name} trains on pairs of views `(view_1, view_2)`, as "
-        "`keras_unsup.data.views.two_view_dataset` yields them. "
-        f"Received: a batch of type {type(data).__name__}"
-    )
-
-
-def replicas_in_sync():
-    """Number of replicas training in sync (1 outside tf.distribute)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
+from keras_unsup.builders.backbones import embedding_dim_of
+from keras_unsup.checks import check_number, check_positive_int, check_view_pair
+from keras_unsup.layers.info_nce import l2_normalize
+from keras_unsup.models._embedding import EmbeddingModel, contrastive_parts
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -72,31 +57,24 @@ class MoCo(EmbeddingModel):
 
     def __init__(self, encoder, queue_size=4096, momentum=0.999, temperature=0.1,
                  projection_dim=None, seed=None, **kwargs):
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise ValueError(f"`queue_size` must be an integer >= 1. Received: queue_size={queue_size!r}")
-        if (isinstance(momentum, bool) or not isinstance(momentum, (int, float))
-                or not 0.0 <= momentum < 1.0):
-            raise ValueError(f"`momentum` must be a number in [0, 1). Received: momentum={momentum!r}")
-        check_projection_dim(projection_dim)
-        embedding_dim = embedding_dim_of(encoder)
-        info_nce = InfoNCE(temperature, name="info_nce")  # validates `temperature`
+        queue_size = check_positive_int(queue_size, "queue_size")
+        momentum = check_number(momentum, "momentum", 0, 1, high_open=True)
+        info_nce, projector = contrastive_parts(encoder, projection_dim, temperature)
         kwargs.setdefault("name", "moco")
         super().__init__(**kwargs)
         self.queue_size = queue_size
-        self.momentum = float(momentum)
+        self.momentum = momentum
         self.temperature = float(temperature)
         self.projection_dim = projection_dim
         self.seed = seed
         self.encoder = encoder
         self.info_nce = info_nce
-        self.projector = None
+        self.projector = projector
         self.key_projector = None
-        if projection_dim is not None:
-            self.projector = build_projection_head(embedding_dim, projection_dim)
         self.key_encoder = _frozen_copy(encoder, "key_encoder")
         if self.projector is not None:
             self.key_projector = _frozen_copy(self.projector, "key_projector")
-        key_dim = projection_dim or embedding_dim
+        key_dim = projection_dim or embedding_dim_of(encoder)
         # Identical on every replica (the keys entering it are gathered first), so
         # the first replica's value stands for all.
         self.queue = self.add_weight(
@@ -106,10 +84,6 @@ class MoCo(EmbeddingModel):
         )
         self._track_loss_and_accuracy("contrastive_accuracy")
         self.built = True
-
-    def _query(self, images, training):
-        z = self.encoder(images, training=training)
-        return z if self.projector is None else self.projector(z, training=training)
 
     def _key(self, images):
         z = self.key_encoder(images, training=False)
@@ -126,58 +100,43 @@ class MoCo(EmbeddingModel):
     def update_key_encoder(self):
         """Moves the key encoder towards the query encoder: `k = m k + (1 - m) q`."""
         m = self.momentum
-
-        def ema(key_var, query_value):
-            return key_var.assign(m * key_var + (1.0 - m) * query_value)
-
-        def merged(strategy, pairs):
-            # In cross-replica context: update each replica's copy of the key weights
-            # from its (identical) copy of the query weights.
-            for key_var, query_var in pairs:
-                strategy.extended.update(key_var.value, ema, args=(query_var.value,), group=False)
-
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            merged, tf.distribute.get_strategy(), self._momentum_pairs())
+        # In a replica context (a train step under tf.distribute) each replica reads
+        # and writes its own copy: the key weights have no aggregation, and the query
+        # weights are identical on every replica after the optimizer step, so the
+        # copies stay identical without any communication.
+        for key_var, query_var in self._momentum_pairs():
+            key_var.assign(m * key_var + (1.0 - m) * query_var)
 
     def enqueue(self, keys):
         """Appends `keys` (all replicas' keys) to the queue, dropping the oldest."""
         queue = ops.concatenate([ops.convert_to_tensor(self.queue), ops.cast(keys, "float32")], 0)
         self.queue.assign(queue[-self.queue_size:])
 
+    def _contrast(self, query_view, keys, training):
+        """Mean InfoNCE loss of the queries against their keys and the queue, and the
+        fraction of queries whose own key scores highest."""
+        losses, logits = self.info_nce(self.project(query_view, training), keys,
+                                       ops.convert_to_tensor(self.queue), return_logits=True)
+        hits = ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")
+        return ops.mean(losses), ops.mean(hits)
+
     def train_step(self, data):
-        query_view, key_view = check_views(data, "MoCo")
+        query_view, key_view = check_view_pair(data, "MoCo")
         self.update_key_encoder()
         keys = ops.stop_gradient(l2_normalize(self._key(key_view)))
-        negatives = ops.convert_to_tensor(self.queue)
-        with tf.GradientTape() as tape:
-            queries = self._query(query_view, training=True)
-            losses, logits = self.info_nce(queries, keys, negatives, return_logits=True)
-            loss = ops.mean(losses)
-            # Gradients are summed over replicas; scale so that they average.
-            scaled = loss / replicas_in_sync()
         variables = self.encoder.trainable_weights + (
             self.projector.trainable_weights if self.projector is not None else [])
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
-
+        logs = self._gradient_step(lambda: self._contrast(query_view, keys, True), variables)
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             keys = context.all_gather(keys, axis=0)
         self.enqueue(keys)
-        hits = ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(ops.mean(hits))
-        return {m.name: m.result() for m in self.metrics}
+        return logs
 
     def test_step(self, data):
-        query_view, key_view = check_views(data, "MoCo")
+        query_view, key_view = check_view_pair(data, "MoCo")
         keys = l2_normalize(self._key(key_view))
-        losses, logits = self.info_nce(self._query(query_view, False), keys,
-                                       ops.convert_to_tensor(self.queue), return_logits=True)
-        self.loss_tracker.update_state(ops.mean(losses))
-        self.accuracy_tracker.update_state(
-            ops.mean(ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")))
-        return {m.name: m.result() for m in self.metrics}
+        return self._update_metrics(*self._contrast(query_view, keys, False))
 
 
 def _frozen_copy(model, name):

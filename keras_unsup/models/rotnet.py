@@ -6,7 +6,6 @@ objects. The rotations are made in the graph, inside `train_step`.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
@@ -85,17 +84,8 @@ class RotNet(EmbeddingModel):
         return ops.mean(losses), ops.mean(hits)
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, accuracy = self._loss(data, training=True)
-            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
-        variables = self.trainable_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        return self._gradient_step(lambda: self._loss(data, training=True),
+                                   self.trainable_weights)
 
     def test_step(self, data):
-        loss, accuracy = self._loss(data, training=False)
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        return self._update_metrics(*self._loss(data, training=False))

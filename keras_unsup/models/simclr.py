@@ -7,13 +7,10 @@ embedding, before the head, as in the paper.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
-from keras_unsup.layers.info_nce import InfoNCE
-from keras_unsup.models._embedding import EmbeddingModel, check_projection_dim
-from keras_unsup.models.moco import check_views, replicas_in_sync
+from keras_unsup.checks import check_view_pair
+from keras_unsup.models._embedding import EmbeddingModel, contrastive_parts
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -39,47 +36,29 @@ class SimCLR(EmbeddingModel):
     config_fields = ("projection_dim", "temperature")
 
     def __init__(self, encoder, projection_dim=64, temperature=0.5, **kwargs):
-        check_projection_dim(projection_dim)
-        embedding_dim = embedding_dim_of(encoder)
-        info_nce = InfoNCE(temperature, name="info_nce")  # validates `temperature`
+        info_nce, projector = contrastive_parts(encoder, projection_dim, temperature)
         kwargs.setdefault("name", "simclr")
         super().__init__(**kwargs)
         self.projection_dim = projection_dim
         self.temperature = float(temperature)
         self.encoder = encoder
         self.info_nce = info_nce
-        self.projector = None
-        if projection_dim is not None:
-            self.projector = build_projection_head(embedding_dim, projection_dim)
+        self.projector = projector
         self._track_loss_and_accuracy("contrastive_accuracy")
         self.built = True
 
-    def _project(self, images, training):
-        z = self.encoder(images, training=training)
-        return z if self.projector is None else self.projector(z, training=training)
-
     def _loss(self, view_1, view_2, training):
-        z_1, z_2 = self._project(view_1, training), self._project(view_2, training)
+        z_1, z_2 = self.project(view_1, training), self.project(view_2, training)
         loss_12, logits = self.info_nce(z_1, z_2, return_logits=True)
         loss_21 = self.info_nce(z_2, z_1)
         hits = ops.cast(ops.argmax(logits, axis=-1) == 0, "float32")
         return ops.mean(0.5 * (loss_12 + loss_21)), ops.mean(hits)
 
     def train_step(self, data):
-        view_1, view_2 = check_views(data, "SimCLR")
-        with tf.GradientTape() as tape:
-            loss, accuracy = self._loss(view_1, view_2, training=True)
-            scaled = loss / replicas_in_sync()
-        variables = self.trainable_weights
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        view_1, view_2 = check_view_pair(data, "SimCLR")
+        return self._gradient_step(lambda: self._loss(view_1, view_2, training=True),
+                                   self.trainable_weights)
 
     def test_step(self, data):
-        view_1, view_2 = check_views(data, "SimCLR")
-        loss, accuracy = self._loss(view_1, view_2, training=False)
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        view_1, view_2 = check_view_pair(data, "SimCLR")
+        return self._update_metrics(*self._loss(view_1, view_2, training=False))

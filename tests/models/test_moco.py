@@ -113,7 +113,7 @@ def test_training_pulls_views_together_with_jit():
     moco.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
 
     def pair_loss():  # InfoNCE of the two views against each other, in-batch negatives
-        return float(np.mean(info_nce_loss(moco._query(x, False), moco._query(x + noise, False),
+        return float(np.mean(info_nce_loss(moco.project(x, False), moco.project(x + noise, False),
                                            temperature=0.2)))
 
     before = pair_loss()
@@ -199,3 +199,7 @@ def test_mirrored_strategy_gathers_keys_of_all_replicas():
     assert result["replica_queue_gap"] == 0.0 and result["key_replica_gap"] == 0.0
     assert result["key_ema_error"] < 1e-6 and result["query_changed"] > 0
     assert result["loss_finite"]
+    # After a second step (the key encoder now lags the query encoder): replicas agree,
+    # and queue, query and key weights are those of the same two steps on one device.
+    assert result["key_moved"] > 0 and result["second_step_key_replica_gap"] == 0.0
+    assert result["single_device_gap"] < 1e-5

@@ -33,7 +33,7 @@ def test_train_step_loss_is_nt_xent_and_training_lowers_it():
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32, drop_remainder=True)
     expected = float(np.mean([
-        np.mean(nt_xent_loss(model._project(x[i:i + 32], False), model._project(y[i:i + 32], False),
+        np.mean(nt_xent_loss(model.project(x[i:i + 32], False), model.project(y[i:i + 32], False),
                              temperature=0.5)) for i in (0, 32)]))
     evaluated = model.evaluate(ds, verbose=0, return_dict=True)
     np.testing.assert_allclose(evaluated["loss"], expected, rtol=1e-4)
@@ -53,5 +53,5 @@ def test_save_and_load_gives_identical_embeddings(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "simclr.keras")
     assert isinstance(loaded, SimCLR) and loaded.temperature == 0.3 and loaded.projection_dim == 4
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(loaded._project(x, False)),
-                               np.asarray(model._project(x, False)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded.project(x, False)),
+                               np.asarray(model.project(x, False)), atol=1e-6)
