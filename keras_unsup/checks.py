@@ -158,6 +158,26 @@ def check_input_shape(input_shape, name="input_shape"):
     return tuple(int(d) for d in input_shape)
 
 
+def check_image_size(image_size, name="image_size", *, allow_none=True):
+    """Validates an image size `(height, width)` of positive integers; returns a tuple.
+
+    Example:
+
+    >>> check_image_size([64, 48])
+    (64, 48)
+    """
+    if image_size is None and allow_none:
+        return None
+    valid = (isinstance(image_size, (tuple, list)) and len(image_size) == 2
+             and all(is_int(d) and d > 0 for d in image_size))
+    if not valid:
+        expected = "a pair of positive integers (height, width), for example (64, 64)"
+        if allow_none:
+            expected += ", or None"
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={image_size!r}")
+    return tuple(int(d) for d in image_size)
+
+
 def check_units(units, name, allow_empty=True):
     """Validates a sequence of layer widths (or filter counts) and returns a tuple.
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_unsup.data.streaming import StreamingMixin, array_stream, check_stream_args
+
 # Files of each dataset in Keras' own formats, relative to a search root.
 _KERAS_FILES = {
     "mnist": ["mnist.npz"],
@@ -52,7 +54,7 @@ CIFAR10_CLASSES = (
 
 
 @dataclasses.dataclass
-class Dataset:
+class Dataset(StreamingMixin):
     """Images and labels of one dataset, split into train and test.
 
     Attributes:
@@ -63,7 +65,9 @@ class Dataset:
         y_test: int64 labels of shape `(n_test,)`, or `None`.
         class_names: names of the label values where they are known.
 
-    Unpacks like `keras.datasets`: `(x_train, y_train), (x_test, y_test) = ds`.
+    Unpacks like `keras.datasets`: `(x_train, y_train), (x_test, y_test) = ds`. Reads
+    batch by batch like a `FolderDataset` (`train_stream`, `encode`, ...; see
+    `keras_unsup.data.streaming`), so one recipe serves both.
     """
 
     name: str
@@ -82,25 +86,32 @@ class Dataset:
         """Shape of one image, `(height, width, channels)`."""
         return tuple(self.x_train.shape[1:])
 
+    is_streaming = False
+
     @property
-    def n_classes(self):
-        """Number of distinct labels, or `None` for unlabelled data."""
-        labels = [y for y in (self.y_train, self.y_test) if y is not None and len(y)]
-        if not labels:
-            return None
-        return int(max(int(y.max()) for y in labels) + 1)
+    def n_train(self):
+        """Number of train images."""
+        return len(self.x_train)
+
+    @property
+    def n_test(self):
+        """Number of test images."""
+        return len(self.x_test)
 
     @property
     def x_all(self):
         """Train and test images concatenated (clustering uses all of them)."""
         return np.concatenate([self.x_train, self.x_test])
 
-    @property
-    def y_all(self):
-        """Train and test labels concatenated, or `None`."""
-        if self.y_train is None or self.y_test is None:
-            return None
-        return np.concatenate([self.y_train, self.y_test])
+    def stream(self, split="train", batch_size=256, *, shuffle=False, seed=None, labels=False,
+               drop_remainder=False, repeat=False, map_fn=None):
+        """Batches of `split` as a `tf.data.Dataset` (see `FolderDataset.stream`)."""
+        split, batch_size, seed = check_stream_args(self, split, batch_size, seed, labels)
+        x = {"train": self.x_train, "test": self.x_test}.get(split)
+        x = self.x_all if x is None else x
+        return array_stream(x, self.labels(split), batch_size, shuffle=shuffle, seed=seed,
+                            labels=labels, drop_remainder=drop_remainder, repeat=repeat,
+                            map_fn=map_fn)
 
     def subset(self, n_train=None, n_test=None, seed=0):
         """A smaller copy: `n_train` and `n_test` images drawn without replacement."""
@@ -214,8 +225,15 @@ def _load_digits(test_fraction, seed):
 
 
 def load_dataset(name="digits", *, download=True, test_fraction=0.2, image_size=None,
-                 color_mode=None, seed=0):
+                 color_mode=None, seed=0, stream=None, cache=None):
     """Loads a dataset as float32 NHWC images in [0, 1], split into train and test.
+
+    The named datasets are read into memory (a `Dataset`). A folder is streamed (a
+    `FolderDataset`: images decoded in parallel in tf.data, batch by batch, never held
+    whole) when it would take more than `folder.STREAM_THRESHOLD_BYTES` (512 MiB)
+    decoded as float32, or when `stream=True` or a `cache` is given; otherwise it is
+    read into memory. Both share one batch-by-batch surface (`train_stream`, `encode`,
+    `labels`; see `keras_unsup.data.streaming`).
 
     Args:
         name: one of `"digits"` (scikit-learn's 8x8 digits, always available offline),
@@ -230,9 +248,14 @@ def load_dataset(name="digits", *, download=True, test_fraction=0.2, image_size=
         color_mode: `"grayscale"` or `"rgb"` for folder images; by default the mode
             of the first image.
         seed: seed of the train/test split for `digits` and folders.
+        stream: for folders: `None` streams large folders only, `True` always,
+            `False` never (everything decoded into memory).
+        cache: for folders: a folder for an on-disk cache of the decoded images
+            (implies streaming); see `FolderDataset`.
 
     Returns:
-        A `Dataset`; `(x_train, y_train), (x_test, y_test) = load_dataset(...)` works.
+        A `Dataset` (`(x_train, y_train), (x_test, y_test) = load_dataset(...)` works),
+        or a `FolderDataset` for a streamed folder.
 
     Example:
 
@@ -254,10 +277,10 @@ def load_dataset(name="digits", *, download=True, test_fraction=0.2, image_size=
         return _load_named(key, download)
     path = Path(name).expanduser()
     if path.is_dir():
-        from keras_unsup.data.folder import load_image_folder
+        from keras_unsup.data.folder import open_image_folder
 
-        return load_image_folder(path, test_fraction=test_fraction, image_size=image_size,
-                                 color_mode=color_mode, seed=seed)
+        return open_image_folder(name, stream=stream, cache=cache, test_fraction=test_fraction,
+                                 image_size=image_size, color_mode=color_mode, seed=seed)
     raise ValueError(
         f"`name` must be one of {DATASET_NAMES} or an existing folder of images. "
         f"Received: name={name!r}"
