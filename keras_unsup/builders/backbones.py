@@ -9,11 +9,7 @@ convolutions, one max-pool, one fully connected layer) for any image shape;
 import keras
 from keras import layers
 
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-    return value
+from keras_unsup.checks import check_input_shape, check_positive_int, check_units
 
 
 def build_small_convnet(input_shape, embedding_dim=128, filters=(32, 64), pool_size=2,
@@ -41,23 +37,19 @@ def build_small_convnet(input_shape, embedding_dim=128, filters=(32, 64), pool_s
     >>> encoder.output.shape
     (None, 128)
     """
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(d, int) and d >= 1 for d in input_shape)):
-        raise ValueError("`input_shape` must be (height, width, channels) of positive integers. "
-                         f"Received: input_shape={input_shape!r}")
+    input_shape = check_input_shape(input_shape)
     height, width, _ = input_shape
-    _check_positive_int("embedding_dim", embedding_dim)
-    _check_positive_int("pool_size", pool_size)
-    if not isinstance(filters, (tuple, list)) or len(filters) != 2:
-        raise ValueError(f"`filters` must be a pair of integers. Received: filters={filters!r}")
-    for f in filters:
-        _check_positive_int("filters", f)
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+    pool_size = check_positive_int(pool_size, "pool_size")
+    filters = check_units(filters, "filters")
+    if len(filters) != 2:
+        raise ValueError(f"`filters` must be a pair of integers >= 1. Received: filters={filters!r}")
     if (min(height, width) - 2) // pool_size < 3:
         raise ValueError(
             f"`input_shape` must be at least {3 * pool_size + 2} pixels high and wide for "
-            f"pool_size={pool_size}. Received: input_shape={tuple(input_shape)}"
+            f"pool_size={pool_size}. Received: input_shape={input_shape}"
         )
-    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    inputs = keras.Input(shape=input_shape, name="images")
     x = layers.Conv2D(filters[0], 3, activation="relu", name="conv_1")(inputs)
     # Pooling before the second convolution makes it 4x cheaper (CPU training).
     x = layers.MaxPooling2D(pool_size, name="pool")(x)
@@ -79,9 +71,9 @@ def build_projection_head(input_dim, output_dim=64, hidden_dim=None, name="proje
     Returns:
         A Functional `keras.Model` from `(batch, input_dim)` to `(batch, output_dim)`.
     """
-    _check_positive_int("input_dim", input_dim)
-    _check_positive_int("output_dim", output_dim)
-    hidden_dim = input_dim if hidden_dim is None else _check_positive_int("hidden_dim", hidden_dim)
+    input_dim = check_positive_int(input_dim, "input_dim")
+    output_dim = check_positive_int(output_dim, "output_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim", allow_none=True) or input_dim
     inputs = keras.Input(shape=(input_dim,), name="embedding")
     x = layers.Dense(hidden_dim, activation="relu", name="hidden")(inputs)
     outputs = layers.Dense(output_dim, name="projection")(x)

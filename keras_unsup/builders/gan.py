@@ -13,16 +13,10 @@ Image shapes: height and width must be divisible by 2 (DCGAN) or by 4 (InfoGAN);
 
 import keras
 
-from keras_unsup.checks import check_input_shape, check_positive_int
+from keras_unsup.checks import check_bool, check_input_shape, check_int, check_positive_int
 
 # Name of the discriminators' last hidden layer (what a linear probe reads).
 FEATURES_LAYER = "features"
-
-
-def _check_nonnegative_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value!r}")
-    return int(value)
 
 
 def n_stride_two_steps(image_shape, name="image_shape", max_steps=3):
@@ -133,8 +127,7 @@ def build_dcgan_discriminator(
     """
     image_shape = check_input_shape(image_shape, "image_shape")
     filters = check_positive_int(filters, "filters")
-    if not isinstance(batch_norm, bool):
-        raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+    batch_norm = check_bool(batch_norm, "batch_norm")
     steps = n_stride_two_steps(image_shape)
 
     image = keras.Input(image_shape, name="image")
@@ -197,8 +190,8 @@ def build_infogan_generator(
     """
     image_shape = check_input_shape(image_shape, "image_shape")
     noise_dim = check_positive_int(noise_dim, "noise_dim")
-    n_categories = _check_categories(n_categories)
-    n_continuous = _check_nonnegative_int(n_continuous, "n_continuous")
+    n_categories = check_int(n_categories, "n_categories", 2)
+    n_continuous = check_int(n_continuous, "n_continuous", 0)
     hidden_units = check_positive_int(hidden_units, "hidden_units")
     filters = check_positive_int(filters, "filters")
     height, width, channels = _check_divisible_by_four(image_shape)
@@ -265,8 +258,8 @@ def build_infogan_discriminator(
     [(None, 1), (None, 10), (None, 2)]
     """
     image_shape = check_input_shape(image_shape, "image_shape")
-    n_categories = _check_categories(n_categories)
-    n_continuous = _check_nonnegative_int(n_continuous, "n_continuous")
+    n_categories = check_int(n_categories, "n_categories", 2)
+    n_continuous = check_int(n_continuous, "n_continuous", 0)
     hidden_units = check_positive_int(hidden_units, "hidden_units")
     filters = check_positive_int(filters, "filters")
     q_units = check_positive_int(q_units, "q_units")
@@ -315,15 +308,7 @@ def features_model(discriminator):
             f"of keras_unsup.builders.gan make). Received: a model with layers {names}"
         )
     output = discriminator.get_layer(FEATURES_LAYER).output
-    return keras.Model(discriminator.inputs, output, name=f"{discriminator.name}_features")
-
-
-def _check_categories(n_categories):
-    if isinstance(n_categories, bool) or not isinstance(n_categories, int) or n_categories < 2:
-        raise ValueError(
-            f"`n_categories` must be an integer >= 2. Received: n_categories={n_categories!r}"
-        )
-    return int(n_categories)
+    return keras.Model(discriminator.input, output, name=f"{discriminator.name}_features")
 
 
 def _check_divisible_by_four(image_shape):

@@ -2,12 +2,12 @@
 projection head, one gradient step averaged over replicas, a loss and an accuracy."""
 
 import keras
-import tensorflow as tf
 
 from keras_unsup.builders.backbones import build_projection_head, embedding_dim_of
-from keras_unsup.checks import check_positive_int, replicas_in_sync
+from keras_unsup.checks import check_positive_int
 from keras_unsup.layers.info_nce import InfoNCE
 from keras_unsup.models._serialization import SubModelConfig
+from keras_unsup.models._training import descend
 
 
 def contrastive_parts(encoder, projection_dim, temperature):
@@ -55,16 +55,8 @@ class EmbeddingModel(SubModelConfig, keras.Model):
         return z if self.projector is None else self.projector(z, training=training)
 
     def _gradient_step(self, compute, variables):
-        """One optimizer step on `compute() -> (loss, accuracy)`; returns the metrics.
-
-        Under tf.distribute the replicas' gradients are summed, so each replica's loss
-        is divided by their number: the step follows the mean over the global batch.
-        """
-        with tf.GradientTape() as tape:
-            loss, accuracy = compute()
-            scaled = loss / replicas_in_sync()
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        return self._update_metrics(loss, accuracy)
+        """One optimizer step on `compute() -> (loss, accuracy)`; returns the metrics."""
+        return self._update_metrics(*descend(self.optimizer, variables, compute))
 
     def _update_metrics(self, loss, accuracy):
         self.loss_tracker.update_state(loss)

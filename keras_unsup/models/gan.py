@@ -14,25 +14,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-
-def check_number(value, name, low, high=None, *, low_open=False):
-    """Validates a real number in `[low, high]` (or `(low, high]`) and returns it."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (high is None or value <= high)
-    if not ok:
-        bracket = "(" if low_open else "["
-        top = "inf)" if high is None else f"{high}]"
-        raise ValueError(
-            f"`{name}` must be a number in {bracket}{low}, {top}. Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
+from keras_unsup.checks import check_image_array, check_positive_int, check_seed, replicas_in_sync
+from keras_unsup.models._training import descend
 
 
 def _check_networks(generator, discriminator, d_name="discriminator"):
@@ -59,19 +42,6 @@ def _check_networks(generator, discriminator, d_name="discriminator"):
             f"`{d_name}` must take the generator's images. Expected: input shape "
             f"{tuple(out_shape)}, Received: {d_name}.input_shape={d_shape}"
         )
-
-
-def _real_images(data):
-    """The images of a batch that may come as `x`, `(x,)` or `(x, y)`."""
-    if isinstance(data, (tuple, list)):
-        data = data[0]
-    if isinstance(data, dict):
-        data = next(iter(data.values()))
-    return data
-
-
-def _replicas():
-    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def _check_optimizer(optimizer, name, default):
@@ -120,7 +90,7 @@ class GAN(keras.Model):
 
     def __init__(self, generator, discriminator, seed=None, **kwargs):
         _check_networks(generator, discriminator)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -130,17 +100,30 @@ class GAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_optimizer = None
         self.g_optimizer = None
-        self._make_trackers()
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked}
         self.built = True
 
     # ---- training -------------------------------------------------------------------
-    def _make_trackers(self):
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+    # What `train_step` reports, each the mean over the epoch so far.
+    tracked = ("d_loss", "g_loss")
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
+        return list(self.trackers.values())
+
+    def _update_metrics(self, **values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    @staticmethod
+    def _real_images(data):
+        """The images of a batch that may come as `x`, `(x,)`, `(x, y)` or `{name: x}`."""
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if isinstance(data, dict):
+            data = next(iter(data.values()))
+        return data
 
     def _default_d_optimizer(self):
         # Radford et al. (2016): Adam, learning rate 2e-4, beta_1 0.5.
@@ -192,7 +175,7 @@ class GAN(keras.Model):
         )
 
     def _draw(self, sampler, shape):
-        replicas = _replicas()
+        replicas = replicas_in_sync()
         if replicas == 1:
             return sampler(shape)
         # Replicas share the seed generator's state; each takes its own slice of a
@@ -209,30 +192,19 @@ class GAN(keras.Model):
         return ops.mean(ops.softplus(-fake_logits))
 
     def train_step(self, data):
-        real = _real_images(data)
+        real = self._real_images(data)
         batch_size = ops.shape(real)[0]
-        scale = 1.0 / _replicas()  # gradients are summed over replicas
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
 
         fake = self.generator(self.sample_latent(batch_size), training=True)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = self._discriminator_loss(real_logits, fake_logits)
-            scaled = d_loss * scale  # inside the tape, or it has no gradient
-        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+        d_loss = descend(self.d_optimizer, d_vars, lambda: self._discriminator_loss(
+            self.discriminator(real, training=True), self.discriminator(fake, training=True)))
 
         latent = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(latent, training=True), training=True)
-            g_loss = self._generator_loss(fake_logits)
-            scaled = g_loss * scale
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        return {m.name: m.result() for m in self.metrics}
+        g_loss = descend(self.g_optimizer, g_vars, lambda: self._generator_loss(
+            self.discriminator(self.generator(latent, training=True), training=True)))
+        return self._update_metrics(d_loss=d_loss, g_loss=g_loss)
 
     # ---- use ------------------------------------------------------------------------
     def call(self, latent, training=False):
@@ -243,8 +215,8 @@ class GAN(keras.Model):
 
         For figures and scores that must compare like with like across epochs.
         """
-        n = _check_count(n, "n")
-        rng = np.random.default_rng(_check_seed(seed))
+        n = check_positive_int(n, "n")
+        rng = np.random.default_rng(check_seed(seed))
         return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
 
     def generate(self, n=None, *, latent=None, seed=0, batch_size=512):
@@ -266,7 +238,7 @@ class GAN(keras.Model):
             raise ValueError(
                 f"`latent` must have shape (n, {expected}). Received: latent.shape={latent.shape}"
             )
-        batch_size = _check_count(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         out = [
             keras.ops.convert_to_numpy(self.generator(latent[i : i + batch_size], training=False))
             for i in range(0, len(latent), batch_size)
@@ -277,8 +249,8 @@ class GAN(keras.Model):
         """The discriminator's `"features"` layer for images `x`, as `(n, d)` float32."""
         from keras_unsup.builders.gan import features_model
 
-        x = _check_images(x, self.image_shape)
-        batch_size = _check_count(batch_size, "batch_size")
+        x = check_image_array(x, "x", self.image_shape)
+        batch_size = check_positive_int(batch_size, "batch_size")
         # Direct calls, not `predict`: a fresh model per call would retrace a tf.function.
         model = features_model(self.discriminator)
         out = [
@@ -319,18 +291,3 @@ class GAN(keras.Model):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         self.compile(**config)
 
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_images(x, image_shape, name="x"):
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(image_shape):
-        raise ValueError(
-            f"`{name}` must be images of shape (n, {', '.join(map(str, image_shape))}). "
-            f"Received: {name}.shape={x.shape}"
-        )
-    return x

@@ -12,28 +12,17 @@ images is an unsupervised clustering.
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_unsup.models.gan import (
-    GAN,
-    _check_count,
-    _check_images,
-    _check_seed,
-    _real_images,
-    _replicas,
+from keras_unsup.checks import (
+    check_image_array,
+    check_int,
     check_number,
+    check_positive_int,
+    check_seed,
 )
-
-
-def _check_code_sizes(noise_dim, n_categories, n_continuous):
-    for name, value, low in (
-        ("noise_dim", noise_dim, 1),
-        ("n_categories", n_categories, 2),
-        ("n_continuous", n_continuous, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+from keras_unsup.models._training import descend
+from keras_unsup.models.gan import GAN
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -87,9 +76,11 @@ class InfoGAN(GAN):
         seed=None,
         **kwargs,
     ):
-        _check_code_sizes(noise_dim, n_categories, n_continuous)
-        lambda_info = check_number(lambda_info, "lambda_info", 0.0)
-        continuous_weight = check_number(continuous_weight, "continuous_weight", 0.0)
+        noise_dim = check_positive_int(noise_dim, "noise_dim")
+        n_categories = check_int(n_categories, "n_categories", 2)
+        n_continuous = check_int(n_continuous, "n_continuous", 0)
+        lambda_info = check_number(lambda_info, "lambda_info", 0)
+        continuous_weight = check_number(continuous_weight, "continuous_weight", 0)
         expected = noise_dim + n_categories + n_continuous
         if isinstance(generator, keras.Model) and generator.input_shape[-1] != expected:
             raise ValueError(
@@ -108,25 +99,13 @@ class InfoGAN(GAN):
                     f"Received: output shapes {shapes}"
                 )
         super().__init__(generator, discriminator, seed=seed, **kwargs)
-        self.noise_dim = int(noise_dim)
-        self.n_categories = int(n_categories)
-        self.n_continuous = int(n_continuous)
+        self.noise_dim = noise_dim
+        self.n_categories = n_categories
+        self.n_continuous = n_continuous
         self.lambda_info = lambda_info
         self.continuous_weight = continuous_weight
 
-    def _make_trackers(self):
-        super()._make_trackers()
-        self.info_loss_tracker = keras.metrics.Mean(name="info_loss")
-        self.q_accuracy_tracker = keras.metrics.Mean(name="q_accuracy")
-
-    @property
-    def metrics(self):
-        return [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.info_loss_tracker,
-            self.q_accuracy_tracker,
-        ]
+    tracked = ("d_loss", "g_loss", "info_loss", "q_accuracy")
 
     def _default_g_optimizer(self):
         # Chen et al. (2016): learning rate 2e-4 for D, 1e-3 for G, Adam.
@@ -193,7 +172,7 @@ class InfoGAN(GAN):
                 f"Received: continuous.shape={continuous.shape}"
             )
         if noise is None:
-            noise = np.random.default_rng(_check_seed(seed)).standard_normal((n, self.noise_dim))
+            noise = np.random.default_rng(check_seed(seed)).standard_normal((n, self.noise_dim))
         noise = np.asarray(noise, np.float32)
         if noise.shape != (n, self.noise_dim):
             raise ValueError(
@@ -208,8 +187,8 @@ class InfoGAN(GAN):
         With `n` a multiple of `n_categories`, a grid of `n_categories` columns shows
         one category per column.
         """
-        n = _check_count(n, "n")
-        rng = np.random.default_rng(_check_seed(seed))
+        n = check_positive_int(n, "n")
+        rng = np.random.default_rng(check_seed(seed))
         categories = np.arange(n) % self.n_categories
         continuous = rng.uniform(-1.0, 1.0, (n, self.n_continuous))
         noise = rng.standard_normal((n, self.noise_dim))
@@ -232,14 +211,7 @@ class InfoGAN(GAN):
         """
         if self.n_continuous == 0:
             raise ValueError("`traversal_latent` needs a continuous code. Received: n_continuous=0")
-        if (
-            isinstance(code, bool)
-            or not isinstance(code, (int, np.integer))
-            or not 0 <= code < self.n_continuous
-        ):
-            raise ValueError(
-                f"`code` must be an integer in [0, {self.n_continuous}). Received: code={code!r}"
-            )
+        code = check_int(code, "code", 0, self.n_continuous - 1)
         values = np.linspace(-2.0, 2.0, 9) if values is None else np.asarray(values, np.float32)
         if values.ndim != 1 or len(values) == 0:
             raise ValueError(f"`values` must be a non-empty 1-D sequence. Received: {values!r}")
@@ -247,7 +219,7 @@ class InfoGAN(GAN):
         categories = np.repeat(np.arange(rows), cols)
         continuous = np.zeros((rows * cols, self.n_continuous), np.float32)
         continuous[:, code] = np.tile(values, rows)
-        noise = np.random.default_rng(_check_seed(seed)).standard_normal((1, self.noise_dim))
+        noise = np.random.default_rng(check_seed(seed)).standard_normal((1, self.noise_dim))
         return self.make_latent(categories, continuous, np.repeat(noise, rows * cols, axis=0))
 
     # ---- training -------------------------------------------------------------------
@@ -274,49 +246,48 @@ class InfoGAN(GAN):
         return outputs[0][:n], [o[n:] for o in outputs]
 
     def train_step(self, data):
-        real = _real_images(data)
+        real = self._real_images(data)
         batch_size = ops.shape(real)[0]
-        scale = 1.0 / _replicas()
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
 
         latent, categories, continuous = self.sample_codes(batch_size)
         fake = self.generator(latent, training=True)
-        with tf.GradientTape() as tape:
+
+        def d_and_q_loss():
             real_logits, fake_out = self._discriminate_mixed(real, fake)
             d_loss = self._discriminator_loss(real_logits, fake_out[0])
-            total = d_loss + self.lambda_info * self._info_loss(fake_out, categories, continuous)
-            scaled = total * scale  # inside the tape, or it has no gradient
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+            info_loss = self._info_loss(fake_out, categories, continuous)
+            return d_loss + self.lambda_info * info_loss, d_loss
+
+        _, d_loss = descend(self.d_optimizer, d_vars, d_and_q_loss)
 
         latent, categories, continuous = self.sample_codes(batch_size)
-        with tf.GradientTape() as tape:
+
+        def g_loss_and_info():
             _, fake_out = self._discriminate_mixed(real, self.generator(latent, training=True))
             g_loss = self._generator_loss(fake_out[0])
             info_loss = self._info_loss(fake_out, categories, continuous)
-            scaled = (g_loss + self.lambda_info * info_loss) * scale
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+            return g_loss + self.lambda_info * info_loss, g_loss, info_loss, fake_out[1]
 
+        _, g_loss, info_loss, q_logits = descend(self.g_optimizer, g_vars, g_loss_and_info)
         hits = ops.cast(
-            ops.equal(ops.argmax(fake_out[1], axis=-1), ops.cast(categories, "int64")), "float32"
+            ops.equal(ops.argmax(q_logits, axis=-1), ops.cast(categories, "int64")), "float32"
         )
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.info_loss_tracker.update_state(info_loss)
-        self.q_accuracy_tracker.update_state(ops.mean(hits))
-        return {m.name: m.result() for m in self.metrics}
+        return self._update_metrics(d_loss=d_loss, g_loss=g_loss, info_loss=info_loss,
+                                    q_accuracy=ops.mean(hits))
 
     # ---- use ------------------------------------------------------------------------
     def recognition_model(self):
         """Q as a model: images -> `[categorical logits, continuous means]` (shares layers)."""
         return keras.Model(
-            self.discriminator.inputs, self.discriminator.outputs[1:], name="q_network"
+            self.discriminator.input, self.discriminator.outputs[1:], name="q_network"
         )
 
     def predict_codes(self, x, batch_size=512):
         """Q's category probabilities `(n, n_categories)` and continuous means `(n, n_continuous)`."""
-        x = _check_images(x, self.image_shape)
-        batch_size = _check_count(batch_size, "batch_size")
+        x = check_image_array(x, "x", self.image_shape)
+        batch_size = check_positive_int(batch_size, "batch_size")
         probs, means = [], []
         for i in range(0, len(x), batch_size):
             out = self.discriminator(x[i : i + batch_size], training=False)

@@ -9,11 +9,12 @@ between real and generated images keeps its gradients near norm 1.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_unsup.models.gan import GAN, _real_images, _replicas, check_number
+from keras_unsup.checks import check_number, check_positive_int
+from keras_unsup.models._training import descend
+from keras_unsup.models.gan import GAN
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -43,13 +44,8 @@ class WGANGP(GAN):
     """
 
     def __init__(self, generator, discriminator, gp_weight=10.0, n_critic=5, seed=None, **kwargs):
-        gp_weight = check_number(gp_weight, "gp_weight", 0.0)
-        if (
-            isinstance(n_critic, bool)
-            or not isinstance(n_critic, (int, np.integer))
-            or n_critic < 1
-        ):
-            raise ValueError(f"`n_critic` must be an integer >= 1. Received: n_critic={n_critic!r}")
+        gp_weight = check_number(gp_weight, "gp_weight", 0)
+        n_critic = check_positive_int(n_critic, "n_critic")
         if isinstance(discriminator, keras.Model) and any(
             isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers
         ):
@@ -60,21 +56,14 @@ class WGANGP(GAN):
             )
         super().__init__(generator, discriminator, seed=seed, **kwargs)
         self.gp_weight = gp_weight
-        self.n_critic = int(n_critic)
+        self.n_critic = n_critic
 
     @property
     def critic(self):
         """The critic (stored as `discriminator`, like the other GANs)."""
         return self.discriminator
 
-    def _make_trackers(self):
-        super()._make_trackers()
-        self.gp_tracker = keras.metrics.Mean(name="gradient_penalty")
-        self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.gp_tracker, self.wasserstein_tracker]
+    tracked = ("d_loss", "g_loss", "gradient_penalty", "wasserstein")
 
     def _default_d_optimizer(self):
         # Gulrajani et al. (2017), Algorithm 1: alpha 1e-4, beta_1 0, beta_2 0.9.
@@ -98,36 +87,28 @@ class WGANGP(GAN):
         return ops.mean(ops.square(norms - 1.0))
 
     def train_step(self, data):
-        real = _real_images(data)
+        real = self._real_images(data)
         batch_size = ops.shape(real)[0]
-        scale = 1.0 / _replicas()
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
 
+        def critic_loss(fake):
+            wasserstein = ops.mean(self.discriminator(real, training=True)) - ops.mean(
+                self.discriminator(fake, training=True)
+            )
+            penalty = self.gradient_penalty(real, fake)
+            return -wasserstein + self.gp_weight * penalty, wasserstein, penalty
+
         for _ in range(self.n_critic):  # unrolled: n_critic is small and static
             fake = self.generator(self.sample_latent(batch_size), training=True)
-            with tf.GradientTape() as tape:
-                wasserstein = ops.mean(self.discriminator(real, training=True)) - ops.mean(
-                    self.discriminator(fake, training=True)
-                )
-                penalty = self.gradient_penalty(real, fake)
-                d_loss = -wasserstein + self.gp_weight * penalty
-                scaled = d_loss * scale  # inside the tape, or it has no gradient
-            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+            d_loss, wasserstein, penalty = descend(
+                self.d_optimizer, d_vars, lambda fake=fake: critic_loss(fake))
 
         latent = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
-            g_loss = -ops.mean(
-                self.discriminator(self.generator(latent, training=True), training=True)
-            )
-            scaled = g_loss * scale
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.gp_tracker.update_state(penalty)
-        self.wasserstein_tracker.update_state(wasserstein)
-        return {m.name: m.result() for m in self.metrics}
+        g_loss = descend(self.g_optimizer, g_vars, lambda: -ops.mean(
+            self.discriminator(self.generator(latent, training=True), training=True)))
+        return self._update_metrics(d_loss=d_loss, g_loss=g_loss, gradient_penalty=penalty,
+                                    wasserstein=wasserstein)
 
     def get_config(self):
         config = super().get_config()

@@ -9,8 +9,8 @@ from keras_unsup.builders import (
     build_dense_autoencoder,
     build_sparse_autoencoder,
     build_vae,
-    check_images,
 )
+from keras_unsup.checks import check_images
 from keras_unsup.data.augment import SaltAndPepper
 from keras_unsup.data.pipeline import autoencoder_dataset
 from keras_unsup.losses import BernoulliNLL

@@ -232,5 +232,5 @@ def test_bad_compile_arguments():
         gan.compile(d_optimizer=3)
     with pytest.raises(ValueError, match=r"`latent` must have shape \(n, 4\)"):
         gan.generate(latent=np.zeros((2, 5)))
-    with pytest.raises(ValueError, match="`x` must be images of shape"):
+    with pytest.raises(ValueError, match="`x` must be a batch of images of shape"):
         gan.discriminator_features(np.zeros((2, 4, 4, 1)))
