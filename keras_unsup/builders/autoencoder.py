@@ -14,7 +14,13 @@ import math
 
 import keras
 
-from keras_unsup.checks import check_input_shape, check_positive_int, check_units
+from keras_unsup.checks import (
+    check_input_shape,
+    check_number,
+    check_positive_int,
+    check_seed,
+    check_units,
+)
 from keras_unsup.layers.kl_divergence import KLDivergence
 from keras_unsup.layers.sampling import Sampling
 
@@ -103,11 +109,10 @@ def build_sparse_autoencoder(input_shape=(28, 28, 1), code_size=32, l1=1e-5,
     input_shape = check_input_shape(input_shape)
     code_size = check_positive_int(code_size, "code_size")
     hidden_units = check_units(hidden_units, "hidden_units")
-    if isinstance(l1, bool) or not isinstance(l1, (int, float)) or l1 < 0:
-        raise ValueError(f"`l1` must be a non-negative number. Received: l1={l1!r}")
+    l1 = check_number(l1, "l1", 0)
     return _build_dense(
         input_shape, code_size, hidden_units, activation, output_activation,
-        code_activation, activity_regularizer=keras.regularizers.L1(float(l1)),
+        code_activation, activity_regularizer=keras.regularizers.L1(l1),
         name="sparse_autoencoder",
     )
 
@@ -142,10 +147,8 @@ def build_conv_denoising_autoencoder(input_shape=(28, 28, 1), code_size=32,
         output_activation: activation of the reconstruction.
 
     Returns:
-        `(autoencoder, encoder, decoder)`, uncompiled:
-        autoencoder `(batch, *input_shape) -> (batch, *input_shape)`,
-        encoder `(batch, *input_shape) -> (batch, code_size)`,
-        decoder `(batch, code_size) -> (batch, *input_shape)`.
+        `(autoencoder, encoder, decoder)`, uncompiled, shaped as in
+        `build_dense_autoencoder`.
 
     Raises:
         ValueError: if an argument is invalid.
@@ -246,12 +249,8 @@ def build_vae(input_shape=(28, 28, 1), latent_dim=2, hidden_units=(500,),
     input_shape = check_input_shape(input_shape)
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     hidden_units = check_units(hidden_units, "hidden_units")
-    if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or kl_weight < 0:
-        raise ValueError(
-            f"`kl_weight` must be a non-negative number. Received: kl_weight={kl_weight!r}"
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    kl_weight = check_number(kl_weight, "kl_weight", 0)
+    seed = check_seed(seed)
 
     image = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Flatten(name="flatten")(image)

@@ -13,15 +13,10 @@ MoCo (He et al., 2020) draws the negatives from a queue of past keys; SimCLR
 import keras
 from keras import ops
 
+from keras_unsup.checks import check_bool, check_number
+
 # Masked logits: exp() of this is exactly 0 in float32, and it stays finite.
 _MASKED = -1e9
-
-
-def _check_temperature(temperature):
-    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
-            or not temperature > 0):
-        raise ValueError(f"`temperature` must be a number > 0. Received: temperature={temperature!r}")
-    return float(temperature)
 
 
 def _check_pair(query, positive_key, negative_keys):
@@ -69,7 +64,7 @@ def info_nce_logits(query, positive_key, negative_keys=None, *, temperature=0.1,
         `(batch, 1 + 2 * batch)`, where the two columns of the query itself (its
         own key and itself) are masked to a large negative value so they add nothing.
     """
-    temperature = _check_temperature(temperature)
+    temperature = check_number(temperature, "temperature", 0, low_open=True)
     _check_pair(query, positive_key, negative_keys)
     if normalize:
         query, positive_key = l2_normalize(query), l2_normalize(positive_key)
@@ -149,8 +144,8 @@ class InfoNCE(keras.layers.Layer):
 
     def __init__(self, temperature=0.1, normalize=True, **kwargs):
         super().__init__(**kwargs)
-        self.temperature = _check_temperature(temperature)
-        self.normalize = bool(normalize)
+        self.temperature = check_number(temperature, "temperature", 0, low_open=True)
+        self.normalize = check_bool(normalize, "normalize")
         self.built = True
 
     def call(self, query, positive_key, negative_keys=None, return_logits=False):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_unsup.checks import check_number
+
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
 class KLDivergence(keras.layers.Layer):
@@ -45,15 +47,11 @@ class KLDivergence(keras.layers.Layer):
 
     def __init__(self, weight=1.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(
-                f"`weight` must be a non-negative number. Received: weight={weight!r}"
-            )
-        self.weight = float(weight)
+        self.weight = check_number(weight, "weight", 0)
         self.built = True
 
     def call(self, inputs):
-        z_mean, z_log_var = _unpack_pair(inputs)
+        z_mean, z_log_var = gaussian_parameters(inputs)
         kl_per_example = 0.5 * ops.sum(
             ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=-1
         )
@@ -69,7 +67,8 @@ class KLDivergence(keras.layers.Layer):
         return config
 
 
-def _unpack_pair(inputs):
+def gaussian_parameters(inputs):
+    """`(z_mean, z_log_var)` from a layer's inputs `[z_mean, z_log_var]`, or a clear error."""
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
         raise ValueError(
             "Expected a list of two tensors `[z_mean, z_log_var]`. "

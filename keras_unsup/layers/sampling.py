@@ -3,6 +3,9 @@
 import keras
 from keras import ops
 
+from keras_unsup.checks import check_seed
+from keras_unsup.layers.kl_divergence import gaussian_parameters
+
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
 class Sampling(keras.layers.Layer):
@@ -33,19 +36,12 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs):
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError(
-                "Expected a list of two tensors `[z_mean, z_log_var]`. "
-                f"Received: inputs={inputs!r}"
-            )
-        z_mean, z_log_var = inputs
+        z_mean, z_log_var = gaussian_parameters(inputs)
         eps = keras.random.normal(
             ops.shape(z_mean), dtype=self.compute_dtype, seed=self.seed_generator
         )

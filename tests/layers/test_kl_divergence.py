@@ -108,7 +108,7 @@ def test_functional_model_config_round_trip_and_training_step():
 
 @pytest.mark.parametrize("weight", [-1.0, "1", True])
 def test_bad_weight_raises(weight):
-    with pytest.raises(ValueError, match="`weight` must be a non-negative number"):
+    with pytest.raises(ValueError, match=r"`weight` must be a number in \[0, inf\)"):
         KLDivergence(weight=weight)
 
 

@@ -62,5 +62,5 @@ def test_symbolic_call_and_config_round_trip():
 
 @pytest.mark.parametrize("seed", [1.5, "0", True])
 def test_bad_seed_raises(seed):
-    with pytest.raises(ValueError, match="`seed` must be an integer or None"):
+    with pytest.raises(ValueError, match="`seed` must be an integer >= 0 or None"):
         Sampling(seed=seed)

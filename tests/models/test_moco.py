@@ -34,7 +34,7 @@ def _dataset(n=16, batch=8, seed=0):
     ({"queue_size": 2.5}, "queue_size"),
     ({"momentum": 1.0}, r"`momentum` must be a number in \[0, 1\). Received: momentum=1.0"),
     ({"momentum": -0.1}, "momentum"),
-    ({"temperature": 0.0}, r"`temperature` must be a number > 0. Received: temperature=0.0"),
+    ({"temperature": 0.0}, r"`temperature` must be a number in \(0, inf\). Received: temperature=0.0"),
     ({"projection_dim": 0}, "projection_dim"),
 ])
 def test_rejects_bad_arguments(kwargs, match):
