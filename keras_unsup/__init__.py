@@ -1,8 +1,9 @@
 """keras_unsup: unsupervised deep learning on images, in Keras 3.
 
-The public API is re-exported here and loaded on first use. Importing the package
-registers every layer and model of ours with Keras' serialization, so saved `.keras`
-files load with `keras.saving.load_model` after a plain `import keras_unsup`.
+The public API is re-exported here and loaded on first use. Every layer and model of
+ours is registered with Keras' serialization as soon as Keras is loaded, so saved
+`.keras` files load with `keras.saving.load_model` after a plain `import keras_unsup`.
+The import itself loads neither TensorFlow nor matplotlib nor scikit-learn.
 
 Example:
 
@@ -64,9 +65,7 @@ _EXPORTS = {
     "LatentTraversal": "keras_unsup.callbacks.latent_traversal",
     "latent_traversal_figure": "keras_unsup.callbacks.latent_traversal",
     "GANGuard": "keras_unsup.callbacks.gan_guard",
-    "LatentProjection": "keras_unsup.callbacks.latent_projection",
-    "EmbeddingProjector": "keras_unsup.callbacks.embedding_projector",
-    "EmbeddingProjection": "keras_unsup.callbacks.projection",
+    "EmbeddingProjection": "keras_unsup.callbacks.embedding_projection",
     # embedding tools
     "EmbeddingIndex": "keras_unsup.embedding.index",
     "precision_at_k": "keras_unsup.embedding.index",
@@ -79,7 +78,6 @@ _EXPORTS = {
     # viz
     "image_grid": "keras_unsup.viz",
     "plot_reconstructions": "keras_unsup.viz",
-    "project_2d": "keras_unsup.viz",
     "plot_latent": "keras_unsup.viz",
     "plot_confusion_matrix": "keras_unsup.viz",
     "plot_history": "keras_unsup.viz",
@@ -107,9 +105,13 @@ _EXPORTS = {
 }
 
 
-# Modules that register Keras objects for serialization. They are imported with the
-# package so that `keras.saving.load_model("model.keras")` finds every class of ours
-# right after `import keras_unsup`, before any other name is touched.
+# Modules that register Keras objects for serialization, so that
+# `keras.saving.load_model("model.keras")` finds every class of ours after a plain
+# `import keras_unsup`. They import Keras, and Keras itself imports matplotlib and
+# scikit-learn when they are installed; so they are imported here only when Keras is
+# already loaded, and otherwise right after Keras finishes loading (`_KerasWatcher`).
+# Importing the package thus loads no TensorFlow, Keras, matplotlib or scikit-learn of
+# its own accord, reads no `sys.argv` and changes no setting.
 _SERIALIZABLES = (
     "keras_unsup.data.augment",
     "keras_unsup.data.views",
@@ -119,23 +121,59 @@ _SERIALIZABLES = (
 )
 
 
-def _started_as_cli():
-    """Whether this import is the `keras-unsup` command starting (quiet unless --verbose)."""
-    import os
-    import sys
-
-    argv = sys.argv or [""]
-    command = os.path.basename(argv[0])
-    return (command in ("keras-unsup", "-m") or command == "cli.py") and "--verbose" not in argv
-
-
 def _register_serializables():
-    if _started_as_cli():
-        from keras_unsup import _quiet
-
-        _quiet.quiet_tensorflow()
     for module in _SERIALIZABLES:
         importlib.import_module(module)
+
+
+class _KerasWatcher:
+    """A one-shot import finder: registers our classes once `keras` has loaded.
+
+    It answers only for the top-level `keras` module: it removes itself, finds the real
+    spec with the other finders and wraps its loader so that `_register_serializables`
+    runs after Keras' own module code. Every other import passes through untouched.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        _unwatch()
+        import importlib.util
+
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _RegisteringLoader(spec.loader)
+        return spec
+
+
+class _RegisteringLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _register_serializables()
+
+    def __getattr__(self, name):  # get_resource_reader, is_package, ...
+        return getattr(self.loader, name)
+
+
+def _unwatch():
+    import sys
+
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _KerasWatcher)]
+
+
+def _register_now_or_when_keras_loads():
+    import sys
+
+    if "keras" in sys.modules:
+        _register_serializables()
+    elif not any(isinstance(f, _KerasWatcher) for f in sys.meta_path):
+        sys.meta_path.insert(0, _KerasWatcher())
 
 
 def __getattr__(name):
@@ -153,4 +191,4 @@ def __dir__():
 
 __all__ = sorted(_EXPORTS)
 
-_register_serializables()
+_register_now_or_when_keras_loads()

@@ -5,10 +5,10 @@ Every plotting function returns a `matplotlib.figure.Figure` made through pyplot
 `plt.show()` and none writes a file: pass the figure to `save_figure`. Close figures
 you no longer need with `plt.close(fig)` when drawing many of them.
 
-On a Linux machine without a display (a server, CI), importing this module selects
-the non-interactive Agg backend, unless the user chose a backend (`MPLBACKEND`,
-`matplotlibrc`, `matplotlib.use`) or we run inside a Jupyter kernel, whose inline
-backend must be kept.
+Importing this module imports nothing of matplotlib and changes no setting: pyplot
+is imported by the first drawing function, and matplotlib chooses its backend itself
+(Agg on a machine without a display, the inline backend in a notebook). Projections
+of codes to 2-D live in `keras_unsup.embedding.projection` (`project_embeddings`).
 
 Example:
 
@@ -20,51 +20,15 @@ Example:
 
 import io
 import math
-import os
-import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 
-PROJECTION_METHODS = ("tsne", "pca")
+from keras_unsup.checks import check_bool, check_positive_int
 
 
-def _chosen_backend():
-    """The backend set so far, or None while matplotlib would still auto-select one."""
-    try:
-        # `get_backend()` alone would resolve (and so fix) the automatic choice.
-        return matplotlib.get_backend(auto_select=False)
-    except TypeError:  # matplotlib < 3.10
-        return matplotlib.rcParams._get_backend_or_none()
-
-
-def _in_jupyter_kernel():
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-def _select_backend():
-    if os.environ.get("MPLBACKEND") or _in_jupyter_kernel():
-        return
-    if not sys.platform.startswith("linux"):
-        return  # macOS and Windows always have a display to draw on
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return
-    if _chosen_backend() is None:
-        matplotlib.use("Agg")
-
-
-_select_backend()
-
-
-def _pyplot():
+def pyplot():
+    """`matplotlib.pyplot`, imported on first use (for modules that draw through viz)."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -86,13 +50,6 @@ def _as_images(images, name):
     # Values outside [0, 1] are rounding noise of a decoder; clipping keeps the
     # grayscale and RGB paths on the same scale.
     return np.clip(images.astype(np.float32), 0.0, 1.0)
-
-
-def _check_positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
 
 
 def image_grid(images, nrows=None, ncols=None, titles=None, row_labels=None):
@@ -119,8 +76,8 @@ def image_grid(images, nrows=None, ncols=None, titles=None, row_labels=None):
     """
     images = _as_images(images, "images")
     n = len(images)
-    _check_positive_int(nrows, "nrows", allow_none=True)
-    _check_positive_int(ncols, "ncols", allow_none=True)
+    check_positive_int(nrows, "nrows", allow_none=True)
+    check_positive_int(ncols, "ncols", allow_none=True)
     if nrows is None and ncols is None:
         ncols = min(n, 10)
     if nrows is None:
@@ -142,7 +99,7 @@ def image_grid(images, nrows=None, ncols=None, titles=None, row_labels=None):
             f"Received: {len(row_labels)}"
         )
 
-    plt = _pyplot()
+    plt = pyplot()
     cell = 1.2
     fig, axes = plt.subplots(
         nrows,
@@ -194,7 +151,7 @@ def plot_reconstructions(originals, reconstructions, n=10, noisy=None):
     >>> len(fig.axes)
     8
     """
-    _check_positive_int(n, "n")
+    check_positive_int(n, "n")
     originals = _as_images(originals, "originals")
     rows = [originals]
     labels = ["original"]
@@ -214,82 +171,8 @@ def plot_reconstructions(originals, reconstructions, n=10, noisy=None):
     return image_grid(grid, nrows=len(rows), ncols=n, row_labels=labels)
 
 
-def subsample_codes(codes, max_points, seed, dtype=np.float32):
-    """Checked, flattened `codes` (at most `max_points` rows, a seeded subset) and their
-    row numbers: `(codes[index], index)`, the shared first step of every projection."""
-    codes = np.asarray(codes)
-    if codes.ndim == 0 or len(codes) < 2:
-        raise ValueError(f"`codes` must hold at least 2 rows. Received: codes.shape={codes.shape}")
-    codes = codes.reshape(len(codes), -1).astype(dtype)
-    if not np.all(np.isfinite(codes)):
-        raise ValueError("`codes` must hold only finite values; it holds NaN or infinity.")
-    index = np.arange(len(codes))
-    if len(codes) > max_points:
-        rng = np.random.default_rng(seed)
-        index = np.sort(rng.choice(len(codes), size=max_points, replace=False))
-    return codes[index], index
-
-
-def project_2d(codes, method="tsne", seed=0, max_points=5000):
-    """Projects codes to 2-D with t-SNE or PCA, for plotting.
-
-    Above `max_points` codes a random subset of `max_points` (fixed by `seed`) is
-    projected; the indices of the rows used come back with the points, so labels can
-    be subset alike (`labels[index]`). Codes of dimension 2 are returned as they are
-    and codes of dimension 1 get a zero second coordinate.
-
-    Args:
-        codes: array of shape `(n, d)` (other shapes are flattened per row).
-        method: `"tsne"` (scikit-learn's t-SNE, PCA-initialised) or `"pca"`.
-        seed: seed of the subset and of t-SNE.
-        max_points: the most rows projected.
-
-    Returns:
-        `(points, index)`: `points` of shape `(m, 2)` and the sorted row indices
-        `index` of shape `(m,)` into `codes`, with `m = min(n, max_points)`.
-
-    Example:
-
-    >>> points, index = project_2d(np.random.rand(100, 16), method="pca")
-    >>> points.shape, index.shape
-    ((100, 2), (100,))
-    """
-    _check_method(method)
-    _check_positive_int(max_points, "max_points")
-    if max_points < 2:
-        raise ValueError(f"`max_points` must be >= 2. Received: max_points={max_points}")
-    codes, index = subsample_codes(codes, max_points, seed, np.float64)
-
-    if codes.shape[1] == 1:
-        return np.concatenate([codes, np.zeros_like(codes)], axis=1), index
-    if codes.shape[1] == 2:
-        return codes, index
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=2, random_state=seed).fit_transform(codes), index
-    from sklearn.manifold import TSNE
-
-    # scikit-learn requires perplexity < n; 30 is its default for larger sets.
-    perplexity = float(min(30.0, max(1.0, (len(codes) - 1) / 3)))
-    tsne = TSNE(
-        n_components=2,
-        perplexity=perplexity,
-        init="pca",
-        learning_rate="auto",
-        random_state=seed,
-    )
-    return tsne.fit_transform(codes), index
-
-
-def _check_method(method):
-    if method not in PROJECTION_METHODS:
-        raise ValueError(
-            f"`method` must be one of {PROJECTION_METHODS}. Received: method={method!r}"
-        )
-
-
-def _class_name(class_names, label):
+def class_name(class_names, label):
+    """The name of `label`: `class_names[label]` (a sequence or a dict), else `str(label)`."""
     if class_names is None:
         return str(label)
     if isinstance(class_names, dict):
@@ -304,7 +187,7 @@ def plot_latent(points, labels=None, title=None, class_names=None):
     other labels (floats, many classes) a continuous colour map and a colour bar.
 
     Args:
-        points: array of shape `(n, 2)`, e.g. from `project_2d`.
+        points: array of shape `(n, 2)`, e.g. from `project_embeddings`.
         labels: optional array of shape `(n,)`; `None` draws every point alike.
         title: optional axes title.
         class_names: optional names of the integer labels, a sequence indexed by
@@ -322,7 +205,7 @@ def plot_latent(points, labels=None, title=None, class_names=None):
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"`points` must have shape (n, 2). Received: points.shape={points.shape}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     size = 12 if len(points) <= 2000 else 4
     if labels is None:
@@ -345,7 +228,7 @@ def plot_latent(points, labels=None, title=None, class_names=None):
                     s=size,
                     color=cmap(k),
                     alpha=0.8,
-                    label=_class_name(class_names, label),
+                    label=class_name(class_names, label),
                 )
             ax.legend(markerscale=2, fontsize=8, loc="best", framealpha=0.8)
         else:
@@ -400,9 +283,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title=None):
     cols = np.array([column_of_cluster[int(c)] for c in y_pred])
     np.add.at(matrix, (rows, cols), 1)
 
-    names = [_class_name(class_names, c) for c in classes]
+    names = [class_name(class_names, c) for c in classes]
     column_names = names + [f"cluster {c}" for c in unmatched]
-    plt = _pyplot()
+    plt = pyplot()
     size = 1.5 + 0.5 * matrix.shape[1]
     fig, ax = plt.subplots(figsize=(size, 1.0 + 0.5 * matrix.shape[0]))
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
@@ -461,7 +344,7 @@ def plot_history(history_dict, keys=None):
             f"`keys` must name metrics of the history {sorted(history)}. Received: keys={keys!r}"
         )
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     for key, ax in zip(keys, axes[0]):
         for name in (key, f"val_{key}"):
@@ -476,27 +359,40 @@ def plot_history(history_dict, keys=None):
     return fig
 
 
-def save_figure(fig, path, *, dpi=100, close=False):
-    """Saves `fig` to `path` (the format from its suffix), making parent folders.
+def save_figure(fig, path, *, dpi=100, close=False, show=False):
+    """Saves `fig` to `path` and/or shows it inline: the one way the package writes a figure.
+
+    Callbacks, recipes (`RunDir.save_figure`), the CLI and the benchmarks all save
+    through here.
 
     Args:
         fig: a matplotlib `Figure`.
-        path: file path, e.g. `"out/latent.png"`.
+        path: file path (the format from its suffix, parent folders made), e.g.
+            `"out/latent.png"`; `None` saves nothing.
         dpi: resolution of raster formats.
-        close: also close the figure (frees it from pyplot's list of open figures).
+        close: close the figure afterwards (frees it from pyplot's list of open
+            figures, and keeps a notebook's inline backend from drawing it twice).
+        show: also display it as a PNG in the notebook's output (needs IPython).
 
     Returns:
-        The path as a `pathlib.Path`.
+        The path written as a `pathlib.Path`, or `None` when `path` is `None`.
 
     Example:
 
     >>> save_figure(image_grid(np.random.rand(4, 8, 8, 1)), "out/grid.png")  # doctest: +SKIP
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    if close:
-        _pyplot().close(fig)
+    check_bool(close, "close")
+    check_bool(show, "show")
+    try:
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        if show:
+            _display_inline(fig, dpi=dpi)
+    finally:
+        if close:
+            pyplot().close(fig)
     return path
 
 

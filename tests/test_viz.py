@@ -2,7 +2,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from scipy.spatial.distance import pdist
 
 from keras_unsup import viz
 from keras_unsup.evaluation.metrics import cluster_accuracy, match_clusters
@@ -16,46 +15,6 @@ def close_figures():
 
 def drawn(ax):
     return np.asarray(ax.images[0].get_array())
-
-
-# --- backend selection -------------------------------------------------------
-
-
-@pytest.fixture
-def backend_calls(monkeypatch):
-    calls = []
-    monkeypatch.setattr(matplotlib, "use", lambda name: calls.append(name))
-    monkeypatch.setattr(viz, "_chosen_backend", lambda: None)
-    monkeypatch.setattr(viz.sys, "platform", "linux")
-    for name in ("MPLBACKEND", "DISPLAY", "WAYLAND_DISPLAY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(viz, "_in_jupyter_kernel", lambda: False)
-    return calls
-
-
-def test_headless_linux_selects_agg(backend_calls):
-    viz._select_backend()
-    assert backend_calls == ["Agg"]
-
-
-@pytest.mark.parametrize(
-    "situation", ["display", "wayland", "mplbackend", "jupyter", "chosen", "macos"]
-)
-def test_backend_left_alone_when_chosen_or_displayable(backend_calls, monkeypatch, situation):
-    if situation == "display":
-        monkeypatch.setenv("DISPLAY", ":0")
-    elif situation == "wayland":
-        monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
-    elif situation == "mplbackend":
-        monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    elif situation == "jupyter":
-        monkeypatch.setattr(viz, "_in_jupyter_kernel", lambda: True)
-    elif situation == "chosen":
-        monkeypatch.setattr(viz, "_chosen_backend", lambda: "qtagg")
-    else:
-        monkeypatch.setattr(viz.sys, "platform", "darwin")
-    viz._select_backend()
-    assert backend_calls == []
 
 
 # --- image_grid --------------------------------------------------------------
@@ -151,79 +110,6 @@ def test_plot_reconstructions_draws_at_most_the_images_given():
 def test_plot_reconstructions_rejects_mismatched_inputs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         viz.plot_reconstructions(np.zeros((4, 8, 8, 1)), **kwargs)
-
-
-# --- project_2d --------------------------------------------------------------
-
-
-def plane_in_10d(n, seed=0):
-    rng = np.random.default_rng(seed)
-    coords = rng.normal(size=(n, 2)) * [3.0, 1.0]
-    basis, _ = np.linalg.qr(rng.normal(size=(10, 2)))  # orthonormal columns
-    return coords @ basis.T + rng.normal(size=10), coords
-
-
-def test_pca_of_points_on_a_plane_preserves_distances_and_variance():
-    codes, _ = plane_in_10d(200)
-    points, index = viz.project_2d(codes, method="pca")
-    assert points.shape == (200, 2)
-    np.testing.assert_array_equal(index, np.arange(200))
-    # Projection onto the plane the data spans is an isometry.
-    np.testing.assert_allclose(pdist(points), pdist(codes), atol=1e-8)
-    np.testing.assert_allclose(points.var(axis=0).sum(), codes.var(axis=0).sum())
-    # The first component carries the wider direction.
-    assert points[:, 0].var() > points[:, 1].var()
-
-
-def test_tsne_projection_shape_and_determinism():
-    codes = np.random.default_rng(3).normal(size=(40, 6))
-    points, index = viz.project_2d(codes, method="tsne", seed=1)
-    again, _ = viz.project_2d(codes, method="tsne", seed=1)
-    assert points.shape == (40, 2) and index.shape == (40,)
-    assert np.all(np.isfinite(points))
-    np.testing.assert_allclose(points, again)
-
-
-def test_tsne_keeps_well_separated_clusters_apart():
-    rng = np.random.default_rng(4)
-    codes = np.concatenate([rng.normal(0, 0.1, (20, 5)), rng.normal(10, 0.1, (20, 5))])
-    points, _ = viz.project_2d(codes, method="tsne", seed=0)
-    centroid_a, centroid_b = points[:20].mean(0), points[20:].mean(0)
-    spread = max(points[:20].std(0).max(), points[20:].std(0).max())
-    assert np.linalg.norm(centroid_a - centroid_b) > 3 * spread
-
-
-def test_two_dimensional_codes_are_returned_as_they_are_and_subsampled_by_seed():
-    codes = np.random.default_rng(5).normal(size=(50, 2))
-    points, index = viz.project_2d(codes, method="tsne", max_points=10, seed=7)
-    assert len(index) == 10 and len(np.unique(index)) == 10
-    assert np.all(np.diff(index) > 0)
-    np.testing.assert_array_equal(points, codes[index])
-    _, same = viz.project_2d(codes, max_points=10, seed=7)
-    _, other = viz.project_2d(codes, max_points=10, seed=8)
-    np.testing.assert_array_equal(index, same)
-    assert not np.array_equal(index, other)
-
-
-def test_one_dimensional_codes_get_a_zero_second_coordinate():
-    codes = np.arange(5.0)[:, None]
-    points, _ = viz.project_2d(codes, method="pca")
-    np.testing.assert_array_equal(points, np.stack([np.arange(5.0), np.zeros(5)], axis=1))
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"method": "umap"}, "`method` must be one of"),
-        ({"max_points": 1}, "max_points"),
-        ({"codes": np.zeros((1, 4))}, "codes"),
-        ({"codes": np.full((3, 4), np.nan)}, "codes"),
-    ],
-)
-def test_project_2d_rejects_bad_arguments(kwargs, match):
-    kwargs = {"codes": np.zeros((10, 4)), **kwargs}
-    with pytest.raises(ValueError, match=match):
-        viz.project_2d(**kwargs)
 
 
 # --- plot_latent -------------------------------------------------------------
@@ -357,3 +243,20 @@ def test_save_figure_makes_folders_writes_png_and_can_close(tmp_path):
     viz.save_figure(fig, tmp_path / "grid.pdf", close=True)
     assert (tmp_path / "grid.pdf").read_bytes().startswith(b"%PDF")
     assert fig.number not in plt.get_fignums()
+
+
+def test_save_figure_without_a_path_shows_inline_or_only_closes(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = viz.image_grid(np.zeros((2, 8, 8, 1)))
+    assert viz.save_figure(fig, None, show=True) is None
+    assert len(shown) == 1 and shown[0].data.startswith(b"\x89PNG")
+    assert fig.number in plt.get_fignums()
+    assert viz.save_figure(fig, None, close=True) is None
+    assert len(shown) == 1 and fig.number not in plt.get_fignums()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="`show` must be True or False"):
+        viz.save_figure(fig, None, show="yes")
+

@@ -5,9 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_unsup.callbacks._figures import check_every as _check_every
-from keras_unsup.callbacks._figures import check_show as _check_show
-from keras_unsup.callbacks._figures import emit_figure
+from keras_unsup.checks import check_bool, check_positive_int
 
 
 def generated_grid(model, latent, ncols=None, title=None):
@@ -53,8 +51,7 @@ class GeneratedImages(keras.callbacks.Callback):
 
     def __init__(self, n=64, latent=None, seed=0, output_dir=None, every=1, show=False, ncols=None):
         super().__init__()
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be an integer >= 1. Received: n={n!r}")
+        check_positive_int(n, "n")
         if latent is not None:
             latent = np.asarray(latent, np.float32)
             if latent.ndim != 2 or len(latent) == 0:
@@ -62,16 +59,13 @@ class GeneratedImages(keras.callbacks.Callback):
                     "`latent` must have shape (n, latent_dim) with n >= 1. "
                     f"Received: latent.shape={latent.shape}"
                 )
-        if ncols is not None and (
-            isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1
-        ):
-            raise ValueError(f"`ncols` must be an integer >= 1 or None. Received: ncols={ncols!r}")
+        check_positive_int(ncols, "ncols", allow_none=True)
         self.n = int(n)
         self.latent = latent
         self.seed = seed
         self.output_dir = None if output_dir is None else Path(output_dir)
-        self.every = _check_every(every)
-        self.show = _check_show(show)
+        self.every = check_positive_int(every, "every")
+        self.show = check_bool(show, "show")
         self.ncols = ncols
         self.paths = []
 
@@ -86,6 +80,11 @@ class GeneratedImages(keras.callbacks.Callback):
         fig = generated_grid(
             self.model, self.latent, ncols=min(ncols, len(self.latent)), title=f"Epoch {epoch + 1}"
         )
-        path = emit_figure(fig, self.output_dir, f"generated_epoch_{epoch + 1:03d}.png", self.show)
+        from keras_unsup import viz
+
+        path = None
+        if self.output_dir is not None:
+            path = self.output_dir / f"generated_epoch_{epoch + 1:03d}.png"
+        path = viz.save_figure(fig, path, close=True, show=self.show)
         if path is not None:
             self.paths.append(path)

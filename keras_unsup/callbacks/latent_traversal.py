@@ -5,9 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_unsup.callbacks._figures import check_every as _check_every
-from keras_unsup.callbacks._figures import check_show as _check_show
-from keras_unsup.callbacks._figures import emit_figure
+from keras_unsup.checks import check_bool, check_positive_int
 
 
 def latent_traversal_figure(model, code=0, values=None, seed=0):
@@ -89,18 +87,21 @@ class LatentTraversal(keras.callbacks.Callback):
         self.values = values
         self.seed = seed
         self.output_dir = None if output_dir is None else Path(output_dir)
-        self.every = _check_every(every)
-        self.show = _check_show(show)
+        self.every = check_positive_int(every, "every")
+        self.show = check_bool(show, "show")
         self.paths = []
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or (self.output_dir is None and not self.show):
             return
+        from keras_unsup import viz
+
         codes = self.codes if self.codes is not None else range(self.model.n_continuous)
         for code in codes:
             fig = latent_traversal_figure(self.model, code=code, values=self.values, seed=self.seed)
-            path = emit_figure(
-                fig, self.output_dir, f"traversal_code{code}_epoch_{epoch + 1:03d}.png", self.show
-            )
+            path = None
+            if self.output_dir is not None:
+                path = self.output_dir / f"traversal_code{code}_epoch_{epoch + 1:03d}.png"
+            path = viz.save_figure(fig, path, close=True, show=self.show)
             if path is not None:
                 self.paths.append(path)

@@ -6,9 +6,7 @@ import keras
 import numpy as np
 
 from keras_unsup import viz
-from keras_unsup.callbacks._figures import check_every as _check_every
-from keras_unsup.callbacks._figures import check_show as _check_show
-from keras_unsup.callbacks._figures import emit_figure as _emit
+from keras_unsup.checks import check_bool, check_positive_int
 
 
 def _first_output(outputs):
@@ -64,15 +62,14 @@ class ReconstructionGrid(keras.callbacks.Callback):
             raise ValueError(
                 f"`images` must hold at least one image. Received: images.shape={images.shape}"
             )
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"`n` must be an integer >= 1. Received: n={n!r}")
-        _check_every(every)
+        check_positive_int(n, "n")
+        check_positive_int(every, "every")
         if noise is not None and not callable(noise):
             raise ValueError(
                 "`noise` must be a callable (e.g. a Keras layer) or None. "
                 f"Received: noise={noise!r}"
             )
-        _check_show(show)
+        check_bool(show, "show")
         self.images = images[:n].astype(np.float32)
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.every = int(every)
@@ -103,6 +100,9 @@ class ReconstructionGrid(keras.callbacks.Callback):
         reconstructions = _first_output(self.model.predict(inputs, verbose=0))
         fig = viz.plot_reconstructions(self.images, reconstructions, n=self.n, noisy=noisy)
         fig.suptitle(f"Epoch {epoch + 1}", fontsize=10)
-        path = _emit(fig, self.output_dir, f"reconstructions_epoch_{epoch + 1:03d}.png", self.show)
+        path = None
+        if self.output_dir is not None:
+            path = self.output_dir / f"reconstructions_epoch_{epoch + 1:03d}.png"
+        path = viz.save_figure(fig, path, close=True, show=self.show)
         if path is not None:
             self.paths.append(path)

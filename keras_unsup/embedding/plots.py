@@ -1,19 +1,16 @@
-"""Figures of the embedding tools: retrieval grids and rate-distortion curves.
+"""Figures of the embedding tools: projection maps, retrieval grids, rate-distortion curves.
 
-Drawn through `keras_unsup.viz` (which picks the matplotlib backend); like the rest
-of `viz`, every function returns a `Figure` and writes nothing.
+Drawn through `keras_unsup.viz`; like the rest of `viz`, every function returns a
+`Figure` and writes nothing (save it with `viz.save_figure`).
 """
 
 import numpy as np
 
 from keras_unsup import viz
-from keras_unsup.embedding.projection import (
-    check_projection_method,
-    cluster_labels,
-    project_embeddings,
-)
+from keras_unsup.checks import check_choice
+from keras_unsup.embedding.projection import PROJECTION_METHODS, cluster_labels, project_embeddings
 
-COLOR_BY = ("label", "cluster")
+COLOR_BY = ("label", "cluster", "none")
 
 
 def plot_neighbours(query_images, images, indices, similarities=None, *, query_labels=None,
@@ -54,7 +51,7 @@ def plot_neighbours(query_images, images, indices, similarities=None, *, query_l
     m, k = indices.shape
 
     def name(label):
-        return viz._class_name(class_names, label)
+        return viz.class_name(class_names, label)
 
     grid, titles = [], []
     for i in range(m):
@@ -90,7 +87,7 @@ def plot_rate_distortion(curves, title="Rate-distortion of code compression"):
             "`curves` must be a non-empty list of `rate_distortion` rows or a dict of them. "
             f"Received: {type(curves).__name__}"
         )
-    plt = viz._pyplot()
+    plt = viz.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     first = next(iter(curves.values()))[0]
     for k, (label, rows) in enumerate(curves.items()):
@@ -118,14 +115,16 @@ def plot_rate_distortion(curves, title="Rate-distortion of code compression"):
 
 
 def plot_projection(codes, labels=None, *, method="umap", color_by="label", n_clusters=10,
-                      seed=0, max_points=5000, class_names=None, title=None):
-    """Projects codes to 2-D and draws them, coloured by label or by k-means cluster.
+                    seed=0, max_points=5000, class_names=None, title=None):
+    """Projects codes to 2-D (`project_embeddings`) and draws them, coloured by label,
+    by k-means cluster or not at all.
 
     Args:
         codes: `(n, d)` codes.
         labels: labels `(n,)`, needed when `color_by="label"`.
         method: `"umap"`, `"tsne"` or `"pca"`.
-        color_by: `"label"` or `"cluster"` (k-means with `n_clusters` on the codes).
+        color_by: `"label"`, `"cluster"` (k-means with `n_clusters` on the codes) or
+            `"none"` (every point alike).
         n_clusters: clusters for `color_by="cluster"`.
         seed: seed of the subset, the projection and k-means.
         max_points: the most points drawn.
@@ -134,11 +133,10 @@ def plot_projection(codes, labels=None, *, method="umap", color_by="label", n_cl
 
     Returns:
         `(figure, points, colours)`: the `Figure`, the `(m, 2)` points and the labels
-        or clusters they were coloured by.
+        or clusters they were coloured by (`None` for `color_by="none"`).
     """
-    check_projection_method(method)
-    if color_by not in COLOR_BY:
-        raise ValueError(f"`color_by` must be one of {COLOR_BY}. Received: color_by={color_by!r}")
+    check_choice(method, "method", PROJECTION_METHODS)
+    check_choice(color_by, "color_by", COLOR_BY)
     codes = np.asarray(codes)
     if color_by == "label" and labels is None:
         raise ValueError("`color_by='label'` needs `labels`. Received: labels=None")
@@ -147,12 +145,15 @@ def plot_projection(codes, labels=None, *, method="umap", color_by="label", n_cl
             f"`labels` must hold one label per code ({len(codes)}). Received: {len(np.asarray(labels).reshape(-1))}"
         )
     points, index = project_embeddings(codes, method, seed=seed, max_points=max_points)
-    if color_by == "cluster":
+    names = None
+    if color_by == "none":
+        colours = None
+    elif color_by == "cluster":
         colours = cluster_labels(codes.reshape(len(codes), -1)[index], n_clusters, seed=seed)
-        names = None
     else:
         colours = np.asarray(labels).reshape(-1)[index]
         names = class_names
     fig = viz.plot_latent(points, labels=colours, class_names=names,
-                          title=title or f"{method.upper()} of the codes, coloured by {color_by}")
+                          title=title or f"{method.upper()} of the codes"
+                          + ("" if color_by == "none" else f", coloured by {color_by}"))
     return fig, points, colours

@@ -35,6 +35,16 @@ def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def check_tensor_name(tensor_name, name="tensor_name"):
+    """Validates a projector tensor name (also the stem of its files) and returns it."""
+    if not isinstance(tensor_name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", tensor_name):
+        raise ValueError(
+            f"`{name}` must be a non-empty name of letters, digits, '_', '.' or '-'. "
+            f"Received: {name}={tensor_name!r}"
+        )
+    return tensor_name
+
+
 def sprite_image(images, max_side=_MAX_SPRITE_PIXELS):
     """Images tiled into one square sprite: `(sprite uint8 array, (cell_w, cell_h))`.
 
@@ -152,11 +162,7 @@ def export_projector(embeddings, log_dir, *, images=None, labels=None, class_nam
     if not np.all(np.isfinite(embeddings)):
         raise ValueError("`embeddings` must hold only finite values; it holds NaN or infinity.")
     n = len(embeddings)
-    if not isinstance(tensor_name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", tensor_name):
-        raise ValueError(
-            "`tensor_name` must be a non-empty name of letters, digits, '_', '.' or '-'. "
-            f"Received: tensor_name={tensor_name!r}"
-        )
+    check_tensor_name(tensor_name)
     if images is not None and len(images) != n:
         raise ValueError(f"`images` must hold one image per embedding ({n}). Received: {len(images)} images")
     rows = _metadata_rows(n, labels, class_names, metadata)

@@ -3,8 +3,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from keras_unsup import viz
 from keras_unsup.callbacks import ReconstructionGrid
-from keras_unsup.callbacks import reconstruction_grid as module
 
 
 @pytest.fixture(autouse=True)
@@ -31,19 +31,19 @@ def data():
 
 @pytest.fixture
 def drawn_rows(monkeypatch):
-    """Records the pixel rows of every figure the callback emits."""
+    """Records the pixel rows of every figure the callback saves or shows."""
     figures = []
-    emit = module._emit
+    save_figure = viz.save_figure
 
-    def recording_emit(fig, *args):
+    def recording_save_figure(fig, *args, **kwargs):
         rows = {}
         for ax in fig.axes:
             row = ax.get_subplotspec().rowspan.start
             rows.setdefault(row, []).append(np.asarray(ax.images[0].get_array()))
         figures.append([np.stack(rows[r])[..., None] for r in sorted(rows)])
-        return emit(fig, *args)
+        return save_figure(fig, *args, **kwargs)
 
-    monkeypatch.setattr(module, "_emit", recording_emit)
+    monkeypatch.setattr(viz, "save_figure", recording_save_figure)
     return figures
 
 
