@@ -9,6 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_unsup.checks import check_bool, check_number, check_seed
+
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
 class SaltAndPepper(keras.layers.Layer):
@@ -38,12 +40,10 @@ class SaltAndPepper(keras.layers.Layer):
 
     def __init__(self, amount=0.2, max_value=1.0, seed=None, always=False, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(amount, (int, float)) or not 0.0 <= float(amount) <= 1.0:
-            raise ValueError(f"`amount` must be a number in [0, 1]. Received: amount={amount!r}")
-        self.amount = float(amount)
-        self.max_value = float(max_value)
-        self.seed = seed
-        self.always = bool(always)
+        self.amount = check_number(amount, "amount", 0, 1)
+        self.max_value = check_number(max_value, "max_value", 0, low_open=True)
+        self.seed = check_seed(seed)
+        self.always = check_bool(always, "always")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
         self.built = True
@@ -94,7 +94,7 @@ class NumpyAugmenter:
         if not callable(fn):
             raise ValueError(f"`fn` must be callable on a NumPy batch. Received: fn={fn!r}")
         self.fn = fn
-        self.uint8 = bool(uint8)
+        self.uint8 = check_bool(uint8, "uint8")
 
     def __call__(self, batch):
         batch = np.asarray(batch, dtype=np.float32)

@@ -5,26 +5,14 @@ and gathers whole batches, which is cheaper than shuffling and batching single
 images. Noise is applied in-graph, per batch, after the gather.
 """
 
-import numpy as np
 import tensorflow as tf
 
+from keras_unsup.checks import check_bool, check_image_array, check_positive_int, check_seed
 from keras_unsup.data.augment import NumpyAugmenter
 
 
-def _check_images(x, name="x"):
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(
-            f"`{name}` must be a batch of images of shape (n, height, width, channels). "
-            f"Received: {name}.shape={x.shape}"
-        )
-    if len(x) == 0:
-        raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={x.shape}")
-    return x.astype(np.float32, copy=False)
-
-
 def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=False,
-                  map_fn=None, repeat=False):
+                  map_fn=None, repeat=False, parallel_map=True):
     """Batches of images, shuffled by index, each batch passed through `map_fn`.
 
     Args:
@@ -36,13 +24,24 @@ def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=
         map_fn: a function of a batch tensor returning anything tf.data accepts
             (for example `(noisy, clean)` pairs).
         repeat: repeat without end (for step-based training loops).
+        parallel_map: run `map_fn` on several batches at once (the output order is
+            kept either way); `False` runs it one batch at a time, in order, for a
+            `map_fn` whose seeded random state must advance in a fixed order.
 
     Returns:
         A prefetched `tf.data.Dataset`.
     """
-    x = _check_images(x)
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    x = check_image_array(x, "x")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    drop_remainder = check_bool(drop_remainder, "drop_remainder")
+    if drop_remainder and batch_size > len(x):
+        raise ValueError(
+            f"`batch_size` must be <= the number of images ({len(x)}) when "
+            f"`drop_remainder=True`, or no batch is left. Received: batch_size={batch_size}"
+        )
+    seed = check_seed(seed)
+    if map_fn is not None and not callable(map_fn):
+        raise ValueError(f"`map_fn` must be callable on a batch tensor. Received: map_fn={map_fn!r}")
     images = tf.constant(x)
     n = x.shape[0]
     ds = tf.data.Dataset.range(n)
@@ -54,7 +53,8 @@ def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=
     ds = ds.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
     if map_fn is not None:
-        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        parallel = tf.data.AUTOTUNE if check_bool(parallel_map, "parallel_map") else None
+        ds = ds.map(map_fn, num_parallel_calls=parallel, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

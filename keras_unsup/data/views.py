@@ -15,37 +15,18 @@ once, which is cheaper and less blurry than resampling after every step.
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
+from keras_unsup.checks import check_bool, check_interval, check_number, check_seed
 
-def _check_images(inputs):
+
+def _check_batch_rank(inputs):
+    """Augmentation layers take tensors (often symbolic), so only their rank is checked."""
     if len(inputs.shape) != 4:
         raise ValueError(
             "Augmentation layers expect a batch of images of shape "
             f"(batch, height, width, channels). Received: shape {tuple(inputs.shape)}"
         )
-
-
-def _check_range(name, value, low, high, low_inclusive=True):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (low <= value if low_inclusive else low < value) and value <= high
-    if not ok:
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(f"`{name}` must be a number in {bracket}{low}, {high}]. "
-                         f"Received: {name}={value!r}")
-    return float(value)
-
-
-def check_interval(name, value, low, high):
-    """`value` checked as a pair `(min, max)` with `low < min <= max <= high`; floats."""
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            or not low < value[0] <= value[1] <= high):
-        raise ValueError(f"`{name}` must be a pair (min, max) with {low} < min <= max <= {high}. "
-                         f"Received: {name}={value!r}")
-    return (float(value[0]), float(value[1]))
 
 
 def _apply_matrices(images, matrices):
@@ -66,7 +47,7 @@ class _GeometricTransform(keras.layers.Layer):
     `sample_matrices(batch, height, width)`; this class warps the images with them."""
 
     def call(self, inputs, training=True):
-        _check_images(inputs)
+        _check_batch_rank(inputs)
         if not training:
             return inputs
         shape = ops.shape(inputs)
@@ -102,9 +83,9 @@ class RandomResizedCrop(_GeometricTransform):
 
     def __init__(self, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.scale = check_interval("scale", scale, 0.0, 1.0)
-        self.ratio = check_interval("ratio", ratio, 0.0, math.inf)
-        self.seed = seed
+        self.scale = check_interval(scale, "scale", 0.0, 1.0)
+        self.ratio = check_interval(ratio, "ratio", 0.0, math.inf)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -156,10 +137,10 @@ class RandomAffine(_GeometricTransform):
     def __init__(self, rotation=10.0, translation=0.1, horizontal_flip=False, seed=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.rotation = _check_range("rotation", rotation, 0.0, 180.0)
-        self.translation = _check_range("translation", translation, 0.0, 1.0)
-        self.horizontal_flip = bool(horizontal_flip)
-        self.seed = seed
+        self.rotation = check_number(rotation, "rotation", 0, 180)
+        self.translation = check_number(translation, "translation", 0, 1)
+        self.horizontal_flip = check_bool(horizontal_flip, "horizontal_flip")
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -216,14 +197,14 @@ class RandomBrightnessContrast(keras.layers.Layer):
 
     def __init__(self, brightness=0.2, contrast=0.3, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.brightness = _check_range("brightness", brightness, 0.0, 1.0)
-        self.contrast = _check_range("contrast", contrast, 0.0, 1.0)
-        self.seed = seed
+        self.brightness = check_number(brightness, "brightness", 0, 1)
+        self.contrast = check_number(contrast, "contrast", 0, 1)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs, training=True):
-        _check_images(inputs)
+        _check_batch_rank(inputs)
         if not training:
             return inputs
         batch = ops.shape(inputs)[0]
@@ -269,13 +250,13 @@ class RandomGaussianNoise(keras.layers.Layer):
 
     def __init__(self, stddev=0.05, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.stddev = _check_range("stddev", stddev, 0.0, math.inf)
-        self.seed = seed
+        self.stddev = check_number(stddev, "stddev", 0)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs, training=True):
-        _check_images(inputs)
+        _check_batch_rank(inputs)
         if not training or self.stddev == 0.0:
             return inputs
         noise = keras.random.normal(ops.shape(inputs), stddev=self.stddev,
@@ -326,10 +307,10 @@ class ContrastiveAugmentation(keras.layers.Layer):
                  translation=0.1, horizontal_flip=False, brightness=0.2, contrast=0.3,
                  noise=0.03, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = seed
+        self.seed = check_seed(seed)
 
         def sub_seed(i):
-            return None if seed is None else int(seed) * 4 + i
+            return None if self.seed is None else self.seed * 4 + i
 
         self.crop = RandomResizedCrop(crop_scale, crop_ratio, seed=sub_seed(0), name="crop")
         self.affine = RandomAffine(rotation, translation, horizontal_flip, seed=sub_seed(1),
@@ -340,7 +321,7 @@ class ContrastiveAugmentation(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=True):
-        _check_images(inputs)
+        _check_batch_rank(inputs)
         if not training:
             return inputs
         shape = ops.shape(inputs)
@@ -406,31 +387,12 @@ def two_view_dataset(x, batch_size=256, *, augmentation=None, seed=None, shuffle
     >>> ds = two_view_dataset(data.x_train, 256, seed=0)
     >>> view_1, view_2 = next(iter(ds))
     """
-    import tensorflow as tf
+    from keras_unsup.data.pipeline import image_dataset
 
-    from keras_unsup.data.pipeline import _check_images as check_array
-
-    x = check_array(x)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
-    if drop_remainder and batch_size > len(x):
-        raise ValueError(
-            f"`batch_size` must be <= the number of images ({len(x)}) when "
-            f"`drop_remainder=True`. Received: batch_size={batch_size}"
-        )
     if augmentation is None:
         augmentation = ContrastiveAugmentation(seed=seed)
     if not callable(augmentation):
         raise ValueError(f"`augmentation` must be a layer or callable. Received: {augmentation!r}")
-    images = tf.constant(x)
-    ds = tf.data.Dataset.range(len(x))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
 
     def view(batch):
         if isinstance(augmentation, keras.layers.Layer):
@@ -441,5 +403,6 @@ def two_view_dataset(x, batch_size=256, *, augmentation=None, seed=None, shuffle
         return view(batch), view(batch)
 
     # One call at a time: the augmentation's seed state advances in a fixed order.
-    ds = ds.map(views, num_parallel_calls=None)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, map_fn=views, repeat=repeat,
+                         parallel_map=False)
