@@ -145,8 +145,10 @@ def _write_figures(run, data, inputs, recon, codes, seed, noisy):
     fig = viz.plot_reconstructions(data.x_test[:10], recon[:10], n=10,
                                    noisy=inputs[:10] if noisy else None)
     run.save_figure(fig, "reconstructions.png")
-    points, index = viz.project_2d(codes, method="tsne" if codes.shape[1] > 2 else "pca",
-                                   seed=seed, max_points=3000)
+    from keras_unsup.embedding.projection import project_embeddings
+
+    points, index = project_embeddings(codes, method="tsne" if codes.shape[1] > 2 else "pca",
+                                       seed=seed, max_points=3000)
     labels = None if data.y_test is None else data.y_test[index]
     fig = viz.plot_latent(points, labels, title="codes of the test images",
                           class_names=data.class_names)

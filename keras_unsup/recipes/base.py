@@ -102,12 +102,10 @@ class RunDir:
         return folder
 
     def save_figure(self, fig, name):
-        """Saves a matplotlib figure as `name` and closes it."""
-        import matplotlib.pyplot as plt
+        """Saves a matplotlib figure as `name` (through `viz.save_figure`) and closes it."""
+        from keras_unsup import viz
 
-        if self.path is not None:
-            fig.savefig(self.path / name, dpi=100, bbox_inches="tight")
-        plt.close(fig)
+        return viz.save_figure(fig, self.file(name), close=True)
 
     def save_model(self, model, name="model.keras"):
         if self.path is not None:

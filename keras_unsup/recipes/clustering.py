@@ -106,18 +106,19 @@ def write_figures(run, features, labels, y, *, seed=0, class_names=None,
     """Confusion matrix and 2-D embedding plots (by cluster and by class) of a run.
 
     The features are projected with `projection` (`"tsne"` or `"pca"`, see
-    `viz.project_2d`) on a seeded subset of `plot_points` rows.
+    `project_embeddings`) on a seeded subset of `plot_points` rows.
     """
     if not run:
         return
     from keras_unsup import viz
+    from keras_unsup.embedding.projection import project_embeddings
 
     if y is not None:
         run.save_figure(viz.plot_confusion_matrix(y, labels, class_names=class_names,
                                                   title=None), "confusion_matrix.png")
     features = np.asarray(features).reshape(len(features), -1)
     method = projection if features.shape[1] > 2 else "pca"
-    points, index = viz.project_2d(features, method=method, seed=seed, max_points=plot_points)
+    points, index = project_embeddings(features, method=method, seed=seed, max_points=plot_points)
     run.save_figure(viz.plot_latent(points, labels[index], title=f"{title}: clusters"),
                     "embedding_clusters.png")
     if y is not None:

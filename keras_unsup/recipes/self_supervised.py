@@ -127,9 +127,11 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
     metrics.update(scores)
     metrics["kmeans_on"] = "l2-normalised embeddings"
     if plot and run:
-        from keras_unsup.viz import plot_latent, project_2d
+        from keras_unsup.embedding.projection import project_embeddings
+        from keras_unsup.viz import plot_latent
 
-        points, index = project_2d(test_codes, method="tsne", seed=seed, max_points=tsne_points)
+        points, index = project_embeddings(test_codes, method="tsne", seed=seed,
+                                           max_points=tsne_points)
         fig = plot_latent(points, data.y_test[index], title=title, class_names=data.class_names)
         run.save_figure(fig, "tsne.png")
     return metrics
