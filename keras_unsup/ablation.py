@@ -13,6 +13,8 @@ resumes from its last epoch.
 import json
 from pathlib import Path
 
+from keras_unsup.checks import check_choice, check_number, check_positive_int
+
 COMMAND = "ablate"
 METHODS = ("moco",)
 DEFAULT_QUEUES = (16, 32, 64, 128, 256)
@@ -26,13 +28,9 @@ def _check_grid(queue_sizes, momenta):
     if not queue_sizes or not momenta:
         raise ValueError("`queue_sizes` and `momenta` must each hold at least one value. "
                          f"Received: queue_sizes={queue_sizes}, momenta={momenta}")
-    for q in queue_sizes:
-        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
-            raise ValueError(f"Every queue length must be an integer >= 1. Received: queue={q!r}")
-    for m in momenta:
-        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0.0 <= m < 1.0:
-            raise ValueError(f"Every momentum must be a number in [0, 1). Received: momentum={m!r}")
-    return queue_sizes, [float(m) for m in momenta]
+    # Named as the CLI's flags (`--queue`, `--momentum`), one value at a time.
+    return ([check_positive_int(q, "queue") for q in queue_sizes],
+            [check_number(m, "momentum", 0, 1, high_open=True) for m in momenta])
 
 
 def cell_name(queue_size, momentum):
@@ -68,13 +66,10 @@ def ablate(method="moco", queue_sizes=DEFAULT_QUEUES, momenta=DEFAULT_MOMENTA,
 
     >>> rows = ablate("moco", [16, 256], [0.9, 0.999], "digits", epochs=5, out_dir="runs/abl")
     """
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}. Received: method={method!r}")
+    check_choice(method, "method", METHODS)
     queue_sizes, momenta = _check_grid(queue_sizes, momenta)
-    for name, value in (("train_images", train_images), ("test_images", test_images)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ValueError(f"`{name}` must be None or an integer >= 1. Received: {name}={value!r}")
+    train_images = check_positive_int(train_images, "train_images", allow_none=True)
+    test_images = check_positive_int(test_images, "test_images", allow_none=True)
 
     from keras_unsup.recipes import load_run_data, run_recipe
     from keras_unsup.recipes.base import RunConfig, write_json

@@ -9,6 +9,8 @@ reload from `.keras` files in safe mode.
 import keras
 from keras import ops
 
+from keras_unsup.checks import check_number
+
 _DEFAULT_EPSILON = 1e-7
 
 
@@ -75,12 +77,7 @@ class BernoulliNLL(keras.losses.Loss):
     def __init__(self, epsilon=_DEFAULT_EPSILON, reduction="sum_over_batch_size",
                  name="bernoulli_nll", **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) \
-                or not 0.0 <= epsilon < 0.5:
-            raise ValueError(
-                f"`epsilon` must be a number in [0, 0.5). Received: epsilon={epsilon!r}"
-            )
-        self.epsilon = float(epsilon)
+        self.epsilon = check_number(epsilon, "epsilon", 0, 0.5, high_open=True)
 
     def call(self, y_true, y_pred):
         return bernoulli_nll(y_true, y_pred, epsilon=self.epsilon)

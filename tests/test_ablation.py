@@ -7,10 +7,10 @@ from keras_unsup.ablation import ablate, cell_name, markdown_tables
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"queue_sizes": [16, 0]}, r"queue length must be an integer >= 1. Received: queue=0"),
-    ({"momenta": [0.9, 1.0]}, r"momentum must be a number in \[0, 1\). Received: momentum=1.0"),
+    ({"queue_sizes": [16, 0]}, r"`queue` must be an integer >= 1. Received: queue=0"),
+    ({"momenta": [0.9, 1.0]}, r"`momentum` must be a number in \[0, 1\). Received: momentum=1.0"),
     ({"momenta": []}, "at least one value"),
-    ({"method": "simclr"}, r"`method` must be one of \('moco',\)"),
+    ({"method": "simclr"}, r"`method` must be one of \['moco'\]"),
     ({"train_images": 0}, "train_images"),
 ])
 def test_rejects_bad_grids_before_any_work(kwargs, match, tmp_path):

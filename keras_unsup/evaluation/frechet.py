@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 from scipy import linalg
 
+from keras_unsup.checks import check_image_array, check_input_shape, check_positive_int, check_seed
+
 
 def frechet_distance(features_a, features_b, eps=1e-6):
     """Fréchet distance between Gaussians fitted to two sets of feature vectors.
@@ -77,8 +79,6 @@ def build_feature_classifier(image_shape, n_classes, feature_dim=128, filters=32
     """
     import keras
 
-    from keras_unsup.checks import check_input_shape, check_positive_int
-
     image_shape = check_input_shape(image_shape, "image_shape")
     n_classes = check_positive_int(n_classes, "n_classes")
     feature_dim = check_positive_int(feature_dim, "feature_dim")
@@ -118,17 +118,10 @@ class ClassifierFrechetDistance:
     """
 
     def __init__(self, feature_dim=128, epochs=3, batch_size=128, seed=0):
-        for name, value in (
-            ("feature_dim", feature_dim),
-            ("epochs", epochs),
-            ("batch_size", batch_size),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-        self.feature_dim = int(feature_dim)
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.seed = seed
+        self.feature_dim = check_positive_int(feature_dim, "feature_dim")
+        self.epochs = check_positive_int(epochs, "epochs")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.seed = check_seed(seed)
         self.classifier_ = None
         self.test_accuracy_ = None
         self._features = None
@@ -137,16 +130,16 @@ class ClassifierFrechetDistance:
         """Trains the classifier on images `x` `(n, h, w, c)` and labels `y` `(n,)`; returns self."""
         import keras
 
-        x = np.asarray(x, np.float32)
+        x = check_image_array(x, "x")
         y = np.asarray(y).reshape(-1)
-        if x.ndim != 4 or len(x) != len(y) or len(x) < 2:
+        if len(x) != len(y) or len(x) < 2:
             raise ValueError(
-                "`x` must be images (n, height, width, channels) and `y` n labels. "
+                "`x` must hold at least 2 images and `y` one label per image. "
                 f"Received: x.shape={x.shape}, y.shape={y.shape}"
             )
         n_classes = int(y.max()) + 1
         if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
+            keras.utils.set_random_seed(self.seed)
         classifier, features = build_feature_classifier(x.shape[1:], n_classes, self.feature_dim)
         classifier.compile(
             optimizer=keras.optimizers.Adam(1e-3),
@@ -176,13 +169,7 @@ class ClassifierFrechetDistance:
             raise ValueError(
                 "Call `fit` before `features`. Received: an unfitted ClassifierFrechetDistance"
             )
-        x = np.asarray(x, np.float32)
-        expected = tuple(self._features.input_shape[1:])
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"`x` must be images of shape (n, {', '.join(map(str, expected))}). "
-                f"Received: x.shape={x.shape}"
-            )
+        x = check_image_array(x, "x", self._features.input_shape[1:])
         return np.asarray(self._features.predict(x, batch_size=batch_size, verbose=0), np.float64)
 
     def distance(self, images_a, images_b):

@@ -8,8 +8,11 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from keras_unsup.checks import check_choice, check_int, check_positive_int, check_seed
 
-def _check_labels(y_true, y_pred, names=("y_true", "y_pred")):
+
+def check_labels(y_true, y_pred, names=("y_true", "y_pred")):
+    """`y_true` and `y_pred` as int64 label arrays of one length, or a clear error."""
     y_true = np.asarray(y_true).reshape(-1) if np.ndim(y_true) else np.asarray(y_true)
     y_pred = np.asarray(y_pred).reshape(-1) if np.ndim(y_pred) else np.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.ndim != 1:
@@ -27,6 +30,9 @@ def _check_labels(y_true, y_pred, names=("y_true", "y_pred")):
     return y_true.astype(np.int64), y_pred.astype(np.int64)
 
 
+_check_labels = check_labels  # the old name, still imported by viz.py
+
+
 def cluster_accuracy(y_true, y_pred):
     """Clustering accuracy under the best one-to-one map of clusters to classes.
 
@@ -41,7 +47,7 @@ def cluster_accuracy(y_true, y_pred):
     Returns:
         Accuracy in [0, 1] as a float.
     """
-    y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = check_labels(y_true, y_pred)
     _, _, table, rows, cols = _hungarian_match(y_true, y_pred)
     return float(table[rows, cols].sum() / len(y_true))
 
@@ -79,20 +85,20 @@ def match_clusters(y_true, y_pred):
     >>> match_clusters([0, 0, 1, 1], [5, 5, 3, 3])
     {3: 1, 5: 0}
     """
-    y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = check_labels(y_true, y_pred)
     classes, clusters, _, rows, cols = _hungarian_match(y_true, y_pred)
     return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols)}
 
 
 def nmi(y_true, y_pred):
     """Normalised mutual information (arithmetic normalisation), in [0, 1]."""
-    y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = check_labels(y_true, y_pred)
     return float(normalized_mutual_info_score(y_true, y_pred))
 
 
 def ari(y_true, y_pred):
     """Adjusted Rand index: 1.0 for identical partitions, about 0 for chance."""
-    y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = check_labels(y_true, y_pred)
     return float(adjusted_rand_score(y_true, y_pred))
 
 
@@ -167,8 +173,8 @@ def knn_accuracy(x_train, y_train, x_test, y_test, *, k=5, metric="cosine"):
 
     x_train, y_train = _check_features(x_train, y_train, "x_train", "y_train")
     x_test, y_test = _check_features(x_test, y_test, "x_test", "y_test")
-    if not 1 <= k <= len(x_train):
-        raise ValueError(f"`k` must be in [1, {len(x_train)}]. Received: k={k}")
+    k = check_int(k, "k", 1, len(x_train))
+    metric = check_choice(metric, "metric", ("cosine", "euclidean"))
     clf = KNeighborsClassifier(n_neighbors=k, metric=metric)
     clf.fit(x_train, y_train)
     return float(clf.score(x_test, y_test))
@@ -191,13 +197,13 @@ def kmeans_scores(codes, y_true, n_clusters, *, seed=0, n_init=10, normalize=Non
     from sklearn.cluster import KMeans
 
     codes, y_true = _check_features(codes, y_true, "codes", "y_true")
+    n_clusters = check_int(n_clusters, "n_clusters", 1, len(codes))
+    n_init = check_positive_int(n_init, "n_init")
+    seed = check_seed(seed)
+    check_choice(normalize, "normalize", (None, "l2", "standard"))
     if normalize == "l2":
         codes = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
     elif normalize == "standard":
         codes = (codes - codes.mean(axis=0)) / np.maximum(codes.std(axis=0), 1e-12)
-    elif normalize is not None:
-        raise ValueError(
-            f"`normalize` must be None, 'l2' or 'standard'. Received: normalize={normalize!r}"
-        )
     labels = KMeans(n_clusters, n_init=n_init, random_state=seed).fit_predict(codes)
     return clustering_scores(y_true, labels), labels

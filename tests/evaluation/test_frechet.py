@@ -69,7 +69,7 @@ def test_classifier_distance_floor_is_below_the_distance_to_other_images():
     floor = fd.real_floor(x[300:350], x[350:])
     only_class_0 = x[:300][y[:300] == 0][:50]
     assert fd.distance(x[300:350], only_class_0) > floor  # a "collapsed" sample is further
-    with pytest.raises(ValueError, match="`x` must be images of shape"):
+    with pytest.raises(ValueError, match=r"`x` must be a batch of images of shape \(n, "):
         fd.features(np.zeros((2, 4, 4, 1)))
     with pytest.raises(ValueError, match="Call `fit` before `features`"):
         ClassifierFrechetDistance().features(x)

@@ -60,7 +60,7 @@ def test_probe_bad_input():
     x, y = _blobs(50, 4, 1.0, 0)
     with pytest.raises(ValueError, match=r"`x_train` and `y_train` must have the same length"):
         linear_probe_accuracy(x, y[:-1], x, y)
-    with pytest.raises(ValueError, match=r"`k` must be in \[1, 50\]. Received: k=51"):
+    with pytest.raises(ValueError, match=r"`k` must be an integer in \[1, 50\]. Received: k=51"):
         knn_accuracy(x, y, x, y, k=51)
     x[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -84,5 +84,5 @@ def test_kmeans_normalisation_groups_by_direction():
     raw, _ = kmeans_scores(x, y, 2, seed=0)
     l2, _ = kmeans_scores(x, y, 2, seed=0, normalize="l2")
     assert l2["acc"] == 1.0 and raw["acc"] < 0.8
-    with pytest.raises(ValueError, match=r"`normalize` must be None, 'l2' or 'standard'. Received: normalize='max'"):
+    with pytest.raises(ValueError, match=r"`normalize` must be one of \[None, 'l2', 'standard'\]. Received: normalize='max'"):
         kmeans_scores(x, y, 2, normalize="max")
