@@ -147,8 +147,8 @@ def build_conv_denoising_autoencoder(input_shape=(28, 28, 1), code_size=32,
         output_activation: activation of the reconstruction.
 
     Returns:
-        `(autoencoder, encoder, decoder)`, uncompiled, shaped as in
-        `build_dense_autoencoder`.
+        `(autoencoder, encoder, decoder)`, uncompiled, with the input, code and
+        output shapes of `build_dense_autoencoder`'s models.
 
     Raises:
         ValueError: if an argument is invalid.

@@ -188,13 +188,10 @@ def build_infogan_generator(
     >>> generator.input_shape
     (None, 74)
     """
-    image_shape = check_input_shape(image_shape, "image_shape")
     noise_dim = check_positive_int(noise_dim, "noise_dim")
-    n_categories = check_int(n_categories, "n_categories", 2)
-    n_continuous = check_int(n_continuous, "n_continuous", 0)
-    hidden_units = check_positive_int(hidden_units, "hidden_units")
-    filters = check_positive_int(filters, "filters")
-    height, width, channels = _check_divisible_by_four(image_shape)
+    image_shape, n_categories, n_continuous, hidden_units, filters = _check_infogan_arguments(
+        image_shape, n_categories, n_continuous, hidden_units, filters)
+    height, width, channels = image_shape
 
     z = keras.Input((noise_dim + n_categories + n_continuous,), name="latent")
     x = keras.layers.Dense(hidden_units, use_bias=False, name="fc1")(z)
@@ -257,13 +254,9 @@ def build_infogan_discriminator(
     >>> [tuple(o.shape) for o in discriminator.outputs]
     [(None, 1), (None, 10), (None, 2)]
     """
-    image_shape = check_input_shape(image_shape, "image_shape")
-    n_categories = check_int(n_categories, "n_categories", 2)
-    n_continuous = check_int(n_continuous, "n_continuous", 0)
-    hidden_units = check_positive_int(hidden_units, "hidden_units")
-    filters = check_positive_int(filters, "filters")
+    image_shape, n_categories, n_continuous, hidden_units, filters = _check_infogan_arguments(
+        image_shape, n_categories, n_continuous, hidden_units, filters)
     q_units = check_positive_int(q_units, "q_units")
-    _check_divisible_by_four(image_shape)
 
     image = keras.Input(image_shape, name="image")
     x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", name="conv1")(image)
@@ -311,11 +304,18 @@ def features_model(discriminator):
     return keras.Model(discriminator.input, output, name=f"{discriminator.name}_features")
 
 
-def _check_divisible_by_four(image_shape):
-    height, width, channels = image_shape
-    if height % 4 or width % 4:
+def _check_infogan_arguments(image_shape, n_categories, n_continuous, hidden_units, filters):
+    """The checks both InfoGAN networks make; returns the arguments as checked."""
+    image_shape = check_input_shape(image_shape, "image_shape")
+    if image_shape[0] % 4 or image_shape[1] % 4:
         raise ValueError(
             "`image_shape` must have a height and width divisible by 4 (two stride-2 "
             f"steps), for example (28, 28, 1). Received: image_shape={image_shape!r}"
         )
-    return height, width, channels
+    return (
+        image_shape,
+        check_int(n_categories, "n_categories", 2),
+        check_int(n_continuous, "n_continuous", 0),
+        check_positive_int(hidden_units, "hidden_units"),
+        check_positive_int(filters, "filters"),
+    )

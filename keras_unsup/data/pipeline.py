@@ -5,19 +5,22 @@ and gathers whole batches, which is cheaper than shuffling and batching single
 images. Noise is applied in-graph, per batch, after the gather.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from keras_unsup.checks import check_bool, check_image_array, check_positive_int, check_seed
 from keras_unsup.data.augment import NumpyAugmenter
 
 
-def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=False,
-                  map_fn=None, repeat=False, parallel_map=True):
+def image_dataset(x, batch_size=256, *, labels=None, shuffle=True, seed=None,
+                  drop_remainder=False, map_fn=None, repeat=False, parallel_map=True):
     """Batches of images, shuffled by index, each batch passed through `map_fn`.
 
     Args:
         x: images of shape `(n, height, width, channels)`.
         batch_size: images per batch.
+        labels: `None`, or one integer label per image: batches are then
+            `(images, labels)` pairs (and `map_fn` receives both).
         shuffle: reshuffle the order every epoch.
         seed: seed of the shuffle.
         drop_remainder: drop the last, smaller batch.
@@ -40,6 +43,13 @@ def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=
             f"`drop_remainder=True`, or no batch is left. Received: batch_size={batch_size}"
         )
     seed = check_seed(seed)
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(x) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                f"`labels` must hold one integer per image ({len(x)}). "
+                f"Received: labels of shape {labels.shape} and dtype {labels.dtype}"
+            )
     if map_fn is not None and not callable(map_fn):
         raise ValueError(f"`map_fn` must be callable on a batch tensor. Received: map_fn={map_fn!r}")
     images = tf.constant(x)
@@ -50,8 +60,15 @@ def image_dataset(x, batch_size=256, *, shuffle=True, seed=None, drop_remainder=
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+    if labels is None:
+        def gather(idx):
+            return tf.gather(images, idx)
+    else:
+        targets = tf.constant(labels.astype(np.int64))
+
+        def gather(idx):
+            return tf.gather(images, idx), tf.gather(targets, idx)
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if map_fn is not None:
         parallel = tf.data.AUTOTUNE if check_bool(parallel_map, "parallel_map") else None
         ds = ds.map(map_fn, num_parallel_calls=parallel, deterministic=True)

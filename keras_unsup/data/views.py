@@ -68,7 +68,7 @@ class RandomResizedCrop(_GeometricTransform):
     Args:
         scale: `(min, max)` share of the area a crop covers, in (0, 1].
         ratio: `(min, max)` width/height ratio of the crop.
-        seed: integer seed.
+        seed: integer seed of the boxes.
 
     Call arguments:
         inputs: images of shape `(batch, height, width, channels)`.
@@ -121,7 +121,7 @@ class RandomAffine(_GeometricTransform):
         rotation: largest rotation in degrees, in [0, 180].
         translation: largest shift as a share of the height and width, in [0, 1].
         horizontal_flip: flip half of the images left to right.
-        seed: integer seed.
+        seed: integer seed of the angles, shifts and flips.
 
     Call arguments:
         inputs: images of shape `(batch, height, width, channels)`.

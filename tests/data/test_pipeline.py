@@ -35,3 +35,17 @@ def test_pipeline_rejects_bad_images():
         image_dataset(np.zeros((4, 8)))
     with pytest.raises(ValueError, match="batch_size"):
         image_dataset(np.zeros((4, 2, 2, 1)), 0)
+
+
+def test_image_dataset_keeps_each_label_with_its_image():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.arange(10) * 10
+    seen = {}
+    for images, labels in image_dataset(x, 3, labels=y, seed=0):
+        for image, label in zip(images.numpy().reshape(-1), labels.numpy()):
+            seen[int(image)] = int(label)
+    assert seen == {i: 10 * i for i in range(10)}  # shuffled, each label with its image
+    with pytest.raises(ValueError, match=r"`labels` must hold one integer per image \(10\)"):
+        image_dataset(x, 3, labels=y[:9])
+    with pytest.raises(ValueError, match=r"`batch_size` must be <= the number of images \(10\)"):
+        image_dataset(x, 11, drop_remainder=True)
