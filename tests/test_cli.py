@@ -20,7 +20,8 @@ def test_unknown_method_is_one_clear_line(capsys):
         cli.main(["run", "nope"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "`method` must be one of" in err and "Received: method='nope'" in err
+    assert err.splitlines()[-1].startswith("keras-unsup: error: METHOD must be one of")
+    assert "Received: 'nope'" in err
     assert "Traceback" not in err
 
 
@@ -53,14 +54,18 @@ def test_benchmark_writes_markdown_and_json(tmp_path, capsys):
     assert acc["n"] == 2 and acc["min"] == min(runs) and acc["max"] == max(runs)
 
 
-def test_set_options_are_parsed_as_json_where_they_can_be():
-    from keras_unsup.recipes.base import parse_options
+def test_set_values_are_parsed_by_the_declared_kind():
+    from keras_unsup.recipes import get_recipe
+    from keras_unsup.recipes.options import parse_set_flags, resolve_options
 
-    options = parse_options(["queue_size=64", "momentum=0.99", "projection_dim=null",
-                             "hidden_units=[500, 2000]", "name=my run", "expr=a=b"])
-    assert options == {"queue_size": 64, "momentum": 0.99, "projection_dim": None,
-                       "hidden_units": [500, 2000], "name": "my run", "expr": "a=b"}
-    with pytest.raises(ValueError, match="key=value.*'queue_size'"):
-        parse_options(["queue_size"])
-    with pytest.raises(SystemExit, match="key=value"):
-        cli.main(["run", "kmeans", "--quick", "--set", "n_init"])
+    texts = parse_set_flags(["queue_size=64", "momentum=0.99", "projection_dim=null",
+                             "filters=[8, 16]", "crop_scale=[0.5, 1]", "plot=false"])
+    options = resolve_options(get_recipe("moco"), texts, flag="--set", from_text=True)
+    assert options["queue_size"] == 64 and options["momentum"] == 0.99
+    assert options["projection_dim"] is None and options["filters"] == [8, 16]
+    assert options["crop_scale"] == [0.5, 1.0] and options["plot"] is False
+    assert options["temperature"] == 0.1  # a default fills what was not given
+    # text options keep the text, "=" inside a value included
+    assert parse_set_flags(["expr=a=b"]) == {"expr": "a=b"}
+    with pytest.raises(ValueError, match=r"`--set` expects KEY=VALUE. Received: --set queue_size"):
+        parse_set_flags(["queue_size"])

@@ -11,7 +11,7 @@ import pkgutil
 
 from keras_unsup.recipes.base import RECIPES, Recipe, RunConfig, RunDir, Stopwatch, set_seed
 
-_SKIP = {"base", "training", "benchmark", "common"}  # helpers, not recipes
+_SKIP = {"base", "training", "benchmark", "common", "options"}  # helpers, not recipes
 _loaded = False
 
 # Images used in quick mode (CI, notebooks' quick mode): small, so a run takes seconds.
@@ -55,7 +55,8 @@ def load_run_data(config):
 
 
 def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None,
-               out_dir=None, quick=False, verbose=1, data=None, **options):
+               out_dir=None, quick=False, verbose=1, data=None, option_flag=None,
+               overwrite=False, distribute="none", **options):
     """Trains and evaluates `method` and returns its metrics.
 
     Args:
@@ -65,11 +66,22 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
         seed: seed of every random choice; two runs with one seed on CPU agree.
         batch_size: `None` takes the recipe's default.
         out_dir: folder for metrics.json, figures and model.keras; a rerun into the
-            same folder after an interruption resumes from the last finished epoch.
+            same folder after an interruption resumes from the last finished epoch
+            (training nothing again that had finished), and a rerun of a finished run
+            returns its metrics without training.
         quick: small data and few epochs.
         verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
         data: an already loaded `Dataset` to use instead of `dataset`.
-        **options: method-specific settings.
+        option_flag: how the caller's user typed the option keys (the CLI passes
+            `"--set"`), used in error messages.
+        overwrite: start `out_dir` afresh (its run state, checkpoints and metrics are
+            deleted) instead of resuming or reusing it.
+        distribute: `"none"`, `"mirrored"` (every local device) or `"multi-worker"`
+            (the workers of `TF_CONFIG`): the `tf.distribute` strategy the models are
+            built and trained under.
+        **options: the method's options, as declared by its recipe (`keras-unsup run
+            METHOD --help` lists them); an unknown key or a value of the wrong kind is
+            a `ValueError` before any work.
 
     Returns:
         A dict of metrics (also written to `out_dir/metrics.json`).
@@ -78,20 +90,36 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
 
     >>> metrics = run_recipe("vae", "digits", epochs=2, out_dir="runs/vae")
     """
+    from keras_unsup.checks import check_positive_int
+    from keras_unsup.recipes.options import resolve_options
+
     recipe = get_recipe(method)
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
+    epochs = check_positive_int(epochs, "epochs", allow_none=True)
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    resolved = resolve_options(recipe, options, flag=option_flag)
     config = RunConfig(method, str(dataset if data is None else data.name), epochs, int(seed),
                        batch_size, None if out_dir is None else str(out_dir), bool(quick),
-                       int(verbose), dict(options))
+                       int(verbose), resolved, option_flag)
+    from keras_unsup.checks import check_choice
+
+    check_choice(distribute, "distribute", DISTRIBUTE)
+    fingerprint = _fingerprint(config, distribute)
+    run = RunDir(config.out_dir)
+    if run and overwrite:
+        _clear_run(run)
+    state = run.read_state()
+    if state:
+        _check_same_run(run, state, fingerprint, option_flag)
+        if state.get("status") == "finished" and state.get("metrics") is not None:
+            return state["metrics"]
     if data is None:
         data = load_run_data(config)
-    run = RunDir(config.out_dir)
+    steps_before = _steps_recorded(run)
+    run.update_state(fingerprint=fingerprint, status="running")
     set_seed(config.seed)
-    with Stopwatch() as watch:
+    with Stopwatch() as watch, _strategy_scope(distribute):
         metrics = recipe.fn(config, data, run)
+    steps = _steps_recorded(run)
     result = {
         "method": method,
         "family": recipe.family,
@@ -100,11 +128,118 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
         "quick": config.quick,
         "n_train": int(len(data.x_train)),
         "n_test": int(len(data.x_test)),
+        "options": resolved,
         **metrics,
         "wall_time_s": watch.seconds,
     }
+    if distribute != "none":
+        result["distribute"] = distribute
+    if run:
+        result["optimizer_steps"] = steps
+        result["optimizer_steps_this_call"] = steps - steps_before
     run.write_json("metrics.json", result)
+    run.update_state(status="finished", metrics=result)
     return result
 
 
-__all__ = ["Recipe", "RunConfig", "RunDir", "get_recipe", "list_recipes", "run_recipe"]
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
+
+
+def _strategy_scope(distribute):
+    import contextlib
+
+    if distribute == "none":
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    if distribute == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    return tf.distribute.MultiWorkerMirroredStrategy().scope()
+
+
+def _fingerprint(config, distribute):
+    """What makes two runs the same run: everything but the epochs (more epochs into the
+    same folder train on from where the run stopped)."""
+    from keras_unsup.recipes.base import _jsonable
+
+    return _jsonable({"method": config.method, "dataset": config.dataset, "seed": config.seed,
+                      "batch_size": config.batch_size, "quick": config.quick,
+                      "options": config.options, "epochs": config.epochs,
+                      "distribute": distribute})
+
+
+def _check_same_run(run, state, fingerprint, flag):
+    saved = state.get("fingerprint") or {}
+    differ = [f"{k}: {saved.get(k)!r} there, {fingerprint.get(k)!r} now"
+              for k in sorted(set(saved) | set(fingerprint))
+              if k not in ("epochs", "options") and saved.get(k) != fingerprint.get(k)]
+    old, new = saved.get("options") or {}, fingerprint.get("options") or {}
+    differ += [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
+               for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if differ:
+        raise ValueError(f"The run folder holds a run with other settings ({'; '.join(differ)}). "
+                         f"Pass {'--overwrite' if flag else 'overwrite=True'} to start it afresh, "
+                         f"or choose another folder. Received: "
+                         + (f"--out {run.path}" if flag else f"out_dir={str(run.path)!r}"))
+    if saved.get("epochs") != fingerprint.get("epochs") and state.get("status") == "finished":
+        # Other epochs: not the same command, so the finished metrics are not the answer.
+        state["status"] = "running"
+        run.update_state(status="running", fingerprint=fingerprint)
+
+
+def _steps_recorded(run):
+    """Optimizer steps recorded by every fit in the run folder (pretraining included)."""
+    import json
+
+    if not run:
+        return 0
+    total = 0
+    for path in sorted(run.path.rglob(RunDir.STATE)):
+        try:
+            fits = json.loads(path.read_text()).get("fits", {})
+        except (OSError, ValueError):
+            continue
+        total += sum(int(f.get("optimizer_steps") or 0) for f in fits.values())
+    return total
+
+
+def _clear_run(run):
+    """Deletes what a run wrote into its folder (state, checkpoints, metrics, models)."""
+    import shutil
+
+    for name in ("checkpoints", "pretrain", "epochs"):
+        shutil.rmtree(run.path / name, ignore_errors=True)
+    for pattern in (RunDir.STATE, "metrics.json", "*.keras", "*.png", "*.npy"):
+        for path in run.path.glob(pattern):
+            path.unlink()
+
+
+def run_status(out_dir):
+    """`"finished"`, `"running"` (interrupted, resumable) or `None` for a folder that
+    holds no run."""
+    if out_dir is None:
+        return None
+    from pathlib import Path
+
+    path = Path(out_dir) / RunDir.STATE
+    if not path.is_file():
+        return None
+    import json
+
+    try:
+        return json.loads(path.read_text()).get("status")
+    except ValueError:
+        return None
+
+
+def options_for(method, options):
+    """The entries of `options` that `method` declares: for callers that hand one set of
+    options to several methods (the benchmarks), which would otherwise be refused."""
+    from keras_unsup.recipes.options import option_names
+
+    names = set(option_names(get_recipe(method)))
+    return {k: v for k, v in options.items() if k in names}
+
+
+__all__ = ["Recipe", "RunConfig", "RunDir", "get_recipe", "list_recipes", "options_for",
+           "run_recipe", "run_status"]

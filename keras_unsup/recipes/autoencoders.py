@@ -6,31 +6,45 @@ images: reconstruction error (the VAE: negative ELBO per image), and ACC/NMI/ARI
 of k-means on the codes. Labels are used only for scoring and colouring plots.
 """
 
-import keras
 import numpy as np
 
-from keras_unsup.builders import autoencoder as builders
-from keras_unsup.checks import check_images
-from keras_unsup.data.augment import SaltAndPepper
-from keras_unsup.data.pipeline import autoencoder_dataset
-from keras_unsup.evaluation.metrics import kmeans_scores
-from keras_unsup.recipes import training
 from keras_unsup.recipes.base import epochs_for, register
-from keras_unsup.recipes.common import encode
+from keras_unsup.recipes.options import Option
 
-# Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
-# `kmeans_normalize`: how codes are scaled before k-means scores them. The linear code
-# of the dense stack has a few wide dimensions, so it is standardised; the others are
-# L2-normalised. benchmarks/autoencoder_codes_kmeans.py compares all three scalings.
-DEFAULTS = {
-    "dense-ae": {"code_size": 10, "batch_size": 256, "learning_rate": 1e-3, "patience": 5,
-                 "kmeans_normalize": "standard", "epochs": {"digits": 60, "fashion_mnist": 40, "mnist": 40}},
-    "sparse-ae": {"code_size": 32, "kmeans_normalize": "l2", "batch_size": 256, "learning_rate": 1e-3, "patience": 5,
-                  "l1": 1e-5, "epochs": {"digits": 60, "fashion_mnist": 30, "mnist": 30}},
-    "denoising-ae": {"code_size": 10, "kmeans_normalize": "l2", "batch_size": 128, "learning_rate": 1e-3, "patience": 5,
-                     "noise": 0.2, "epochs": {"digits": 60, "fashion_mnist": 20, "mnist": 20}},
-    "vae": {"code_size": 10, "kmeans_normalize": "l2", "batch_size": 128, "learning_rate": 1e-3, "patience": 5,
-            "epochs": {"digits": 80, "fashion_mnist": 30, "mnist": 30}},
+# Budgets and batch sizes per method; `epochs` per dataset (others: `default_epochs`).
+BUDGETS = {
+    "dense-ae": {"batch_size": 256, "epochs": {"digits": 60, "fashion_mnist": 40, "mnist": 40}},
+    "sparse-ae": {"batch_size": 256, "epochs": {"digits": 60, "fashion_mnist": 30, "mnist": 30}},
+    "denoising-ae": {"batch_size": 128, "epochs": {"digits": 60, "fashion_mnist": 20, "mnist": 20}},
+    "vae": {"batch_size": 128, "epochs": {"digits": 80, "fashion_mnist": 30, "mnist": 30}},
+}
+
+
+def _common_options(code_size, kmeans_normalize):
+    # `kmeans_normalize`: how codes are scaled before k-means scores them. The linear code
+    # of the dense stack has a few wide dimensions, so it is standardised; the others are
+    # L2-normalised. benchmarks/autoencoder_codes_kmeans.py compares all three scalings.
+    return [
+        Option("code_size", "int", code_size, "size of the code (the VAE's latent dimension)",
+               minimum=1),
+        Option("learning_rate", "float", 1e-3, "Adam's learning rate", minimum=0.0,
+               low_open=True),
+        Option("patience", "int", 5, "epochs without a better validation loss before "
+               "stopping (best weights kept)", minimum=1),
+        Option("kmeans_normalize", "choice", kmeans_normalize, "scaling of the codes before "
+               "k-means scores them", choices=("standard", "l2", "none")),
+    ]
+
+
+OPTIONS = {
+    "dense-ae": _common_options(10, "standard"),
+    "sparse-ae": _common_options(32, "l2") + [
+        Option("l1", "float", 1e-5, "weight of the L1 activity penalty on the code",
+               minimum=0.0)],
+    "denoising-ae": _common_options(10, "l2") + [
+        Option("noise", "float", 0.2, "share of pixels set to 0 or 1 by the salt-and-pepper "
+               "noise", minimum=0.0, maximum=1.0)],
+    "vae": _common_options(10, "l2"),
 }
 VALIDATION_SHARE = 0.1
 
@@ -42,6 +56,8 @@ def _split_validation(x, seed):
 
 
 def _build(method, input_shape, settings):
+    from keras_unsup.builders import autoencoder as builders
+
     code = settings["code_size"]
     if method == "dense-ae":
         return builders.build_dense_autoencoder(input_shape=input_shape, code_size=code)
@@ -62,18 +78,23 @@ def _loss(method):
 
 
 def _settings(config, method):
-    settings = dict(DEFAULTS[method])
-    settings.update({k: v for k, v in config.options.items() if k in settings})
+    settings = {**BUDGETS[method], **config.options}
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
-    code = settings["code_size"]
-    if not isinstance(code, int) or isinstance(code, bool) or code < 1:
-        raise ValueError(f"`code_size` must be an integer >= 1. Received: code_size={code!r}")
     return settings
 
 
 def train_autoencoder(method, config, data, run):
     """Builds, trains and evaluates one autoencoder; returns `(metrics, models)`."""
+    import keras
+
+    from keras_unsup.checks import check_images
+    from keras_unsup.data.augment import SaltAndPepper
+    from keras_unsup.data.pipeline import autoencoder_dataset
+    from keras_unsup.evaluation.metrics import kmeans_scores
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.common import encode
+
     settings = _settings(config, method)
     epochs = epochs_for(config, settings, data.name)
     autoencoder, encoder, decoder = _build(method, data.image_shape, settings)
@@ -128,10 +149,13 @@ def train_autoencoder(method, config, data, run):
     if data.y_test is not None:
         k = data.n_classes or 10
         scores, clusters = kmeans_scores(codes, data.y_test, k, seed=config.seed,
-                                          normalize=settings["kmeans_normalize"])
+                                          normalize=None if settings["kmeans_normalize"] == "none"
+                                          else settings["kmeans_normalize"])
         metrics.update(scores)
     if run:
         _write_figures(run, data, test_inputs, recon, codes, config.seed, noisy=noise is not None)
+        if method == "vae":
+            _write_prior_samples(run, decoder, settings["code_size"], config.seed)
         run.save_model(autoencoder, "model.keras")
         run.save_model(encoder, "encoder.keras")
         if decoder is not None:
@@ -155,8 +179,22 @@ def _write_figures(run, data, inputs, recon, codes, seed, noisy):
     run.save_figure(fig, "latent.png")
 
 
+def prior_samples(decoder, latent_dim, n=64, seed=0):
+    """Images decoded from `n` codes drawn from the VAE's prior N(0, I)."""
+    z = np.random.default_rng(seed).standard_normal((n, int(latent_dim))).astype(np.float32)
+    return np.asarray(decoder.predict(z, batch_size=n, verbose=0))
+
+
+def _write_prior_samples(run, decoder, latent_dim, seed):
+    from keras_unsup import viz
+
+    fig = viz.image_grid(prior_samples(decoder, latent_dim, seed=seed), ncols=8)
+    fig.suptitle("samples from the prior N(0, I)")
+    run.save_figure(fig, "samples.png")
+
+
 def _make(method, summary):
-    @register(method, family="autoencoders", summary=summary)
+    @register(method, family="autoencoders", summary=summary, options=OPTIONS[method])
     def run_method(config, data, run):
         metrics, _ = train_autoencoder(method, config, data, run)
         return metrics

@@ -29,7 +29,10 @@ class RunConfig:
         out_dir: run folder; `None` writes nothing.
         quick: small data and few epochs (CI and notebooks' quick mode).
         verbose: Keras' progress bar (1), one line per epoch (2) or silence (0).
-        options: method-specific settings (e.g. `{"queue_size": 64}`).
+        options: every declared option of the method, resolved (the given values
+            checked, the defaults for the rest; see `keras_unsup.recipes.options`).
+        option_flag: how the user typed option keys (`"--set"` on the command line,
+            `None` for keyword arguments), for error messages.
     """
 
     method: str
@@ -41,34 +44,46 @@ class RunConfig:
     quick: bool = False
     verbose: int = 1
     options: dict = dataclasses.field(default_factory=dict)
+    option_flag: str | None = None
 
     def option(self, key, default=None):
-        """`options[key]` when given, else `default`."""
+        """`options[key]`, or `default` when it is `None` (decided from the data)."""
         value = self.options.get(key)
         return default if value is None else value
+
+    def label(self, key):
+        """Option `key` as the user typed it: `--set key` on the command line."""
+        return f"{self.option_flag} {key}" if self.option_flag else key
 
 
 @dataclasses.dataclass
 class Recipe:
-    """A registered method: its name, family, one-line summary and run function."""
+    """A registered method: its name, family, one-line summary, run function and the
+    declaration of its options (`keras_unsup.recipes.options.Option`)."""
 
     name: str
     family: str
     summary: str
     fn: object
     clusters: bool = True  # whether it reports ACC/NMI/ARI (shown by the benchmark)
+    options: tuple = ()
 
 
 RECIPES = {}
 
 
-def register(name, *, family, summary, clusters=True):
-    """Decorator that registers `fn(config, data, run) -> dict` as method `name`."""
+def register(name, *, family, summary, clusters=True, options=()):
+    """Decorator that registers `fn(config, data, run) -> dict` as method `name`, with
+    its `options` (a sequence of `Option`), the one declaration `--set`, `run_recipe`,
+    `--help` and `metrics.json` read."""
 
     def wrap(fn):
         if name in RECIPES:
             raise ValueError(f"Recipe {name!r} is registered twice.")
-        RECIPES[name] = Recipe(name, family, summary, fn, clusters)
+        names = [o.name for o in options]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Recipe {name!r} declares an option twice: {names}")
+        RECIPES[name] = Recipe(name, family, summary, fn, clusters, tuple(options))
         return fn
 
     return wrap
@@ -77,9 +92,14 @@ def register(name, *, family, summary, clusters=True):
 class RunDir:
     """The folder a run writes into; with `path=None` nothing is written.
 
-    Files: `metrics.json`, figures (`*.png`), `model.keras`, and `checkpoints/`
-    holding what a rerun into the same folder resumes from.
+    Files: `metrics.json`, figures (`*.png`), `model.keras`, `run_state.json` (the one
+    run-state file: the run's settings, each fit's finished epochs and history, the
+    results of finished phases, and whether the run is finished) and `checkpoints/`
+    (Keras' `BackupAndRestore` folders and cached phase results). A rerun into the same
+    folder resumes from them; see `keras_unsup.recipes.training.fit`.
     """
+
+    STATE = "run_state.json"
 
     def __init__(self, path):
         self.path = None if path is None else Path(path)
@@ -108,8 +128,46 @@ class RunDir:
         return viz.save_figure(fig, self.file(name), close=True)
 
     def save_model(self, model, name="model.keras"):
+        """Saves `model` as `name`, atomically (an interrupted save leaves the old file)."""
         if self.path is not None:
-            model.save(self.path / name)
+            tmp = self.path / f".{name}.tmp.keras"
+            model.save(tmp)
+            os.replace(tmp, self.path / name)
+
+    # --- the run-state file ----------------------------------------------------------
+
+    def read_state(self):
+        """The run-state dict (empty when nothing was written yet)."""
+        return self.read_json(self.STATE) or {}
+
+    def update_state(self, **changes):
+        """Sets top-level entries of the run-state file (atomically) and returns it."""
+        if self.path is None:
+            return {}
+        state = self.read_state()
+        state.update(changes)
+        self.write_json(self.STATE, state)
+        return state
+
+    def cached_array(self, name, key, compute):
+        """The result of a phase (a NumPy array), computed once per `key`.
+
+        A rerun into the same folder with the same `key` loads the saved array instead of
+        computing it again; another `key` (e.g. the codes it came from have changed)
+        computes it afresh. The key is kept in the run-state file under `phases`.
+        """
+        if self.path is None:
+            return compute()
+        path = self.checkpoint_dir / f"{name}.npy"
+        phases = self.read_state().get("phases", {})
+        if path.is_file() and phases.get(name) == _jsonable(key):
+            return np.load(path)
+        value = np.asarray(compute())
+        tmp = self.checkpoint_dir / f".{name}.tmp.npy"
+        np.save(tmp, value)
+        os.replace(tmp, path)
+        self.update_state(phases={**self.read_state().get("phases", {}), name: key})
+        return value
 
     def write_json(self, name, payload):
         if self.path is not None:
@@ -147,49 +205,40 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
-def parse_options(pairs):
-    """`["key=value", ...]` (the command lines' `--set`) into a dict; values are parsed
-    as JSON where they can be (`3`, `0.5`, `null`, `[1, 2]`), kept as text otherwise."""
-    options = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ValueError(f"--set expects key=value. Received: {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
-
-
-def init_model_path(config, method):
-    """The option `init_model` checked before any work: `None`, or the path (text) of an
-    existing `.keras` file, the `model.keras` of an earlier run to train further."""
+def init_model_path(config, method=None):
+    """The option `init_model` (already checked to be an existing `.keras` file by its
+    declaration), or `None`."""
     init = config.option("init_model")
-    if init is None:
-        return None
-    if not str(init).endswith(".keras") or not Path(init).is_file():
-        raise ValueError("`init_model` must be the path of an existing .keras file (the "
-                         f"model.keras of an earlier {method} run). Received: init_model={init!r}")
-    return str(init)
+    return None if init is None else str(init)
 
 
-def load_init_model(path, expected_class, method, image_shape, shape_of):
+def load_init_model(path, expected_class, method, image_shape, shape_of, label="init_model"):
     """The model saved at `path` with its optimizer state, to go on training it.
 
     It must be an instance of `expected_class` (the class `method` trains) and work on
-    images of `image_shape`: `shape_of(model)` gives the shape it works on.
+    images of `image_shape`: `shape_of(model)` gives the shape it works on. Errors
+    name the option `label` (as the user typed it).
     """
+    import zipfile
+
     import keras
 
-    saved = keras.saving.load_model(path)
+    # A corrupt or foreign file is reported as such (Keras itself says "file not found").
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"`{label}` is not a readable Keras model file: it is not a .keras "
+                         f"(zip) archive. Received: {label}={path!r}")
+    try:
+        saved = keras.saving.load_model(path)
+    except Exception as error:
+        raise ValueError(f"`{label}` is not a readable Keras model file ({type(error).__name__} "
+                         f"while loading it). Received: {label}={path!r}") from None
     if type(saved) is not expected_class:
-        raise ValueError(f"`init_model` holds a {type(saved).__name__}, but {method!r} trains a "
-                         f"{expected_class.__name__}. Received: init_model={path!r}")
+        raise ValueError(f"`{label}` holds a {type(saved).__name__}, but {method!r} trains a "
+                         f"{expected_class.__name__}. Received: {label}={path!r}")
     works_on = tuple(shape_of(saved))
     if works_on != tuple(image_shape):
-        raise ValueError(f"`init_model` works on images of shape {works_on}, the data has "
-                         f"{tuple(image_shape)}. Received: init_model={path!r}")
+        raise ValueError(f"`{label}` works on images of shape {works_on}, the data has "
+                         f"{tuple(image_shape)}. Received: {label}={path!r}")
     return saved
 
 

@@ -33,50 +33,93 @@ import json
 
 import numpy as np
 
-from keras_unsup.evaluation.metrics import clustering_scores
 from keras_unsup.recipes.base import RunDir, Stopwatch, epochs_for, register
+from keras_unsup.recipes.options import Option
 
 FAMILY = "clustering"
 
-# Defaults per method; `epochs` are the autoencoder's pretraining epochs per dataset.
-PRETRAIN = {"code_size": 10, "hidden_units": (500, 500, 2000), "batch_size": 256,
-            "learning_rate": 1e-3, "quick_epochs": 10,
+# The autoencoder's pretraining budget: `epochs` per dataset (others: `default_epochs`).
+PRETRAIN = {"batch_size": 256, "quick_epochs": 10,
             "epochs": {"digits": 150, "fashion_mnist": 40, "mnist": 30},
             "default_epochs": 30}
-DEFAULTS = {
-    "kmeans": {"n_init": 10},
-    "gmm": {"pca_components": 50, "n_init": 2},
-    "ae-kmeans": {"n_init": 10},
-    "ae-gmm": {"n_init": 3},
-    "ae-umap-gmm": {"umap_neighbors": 20, "umap_min_dist": 0.0, "umap_components": None,
-                    "n_init": 3},
-    "dec": {"update_interval": 140, "tol": 1e-3, "max_iter": 5000, "dec_batch_size": 256,
-            "alpha": 1.0, "n_init": 20},
-    "idec": {"update_interval": 140, "tol": 1e-3, "max_iter": 5000, "dec_batch_size": 256,
-             "alpha": 1.0, "n_init": 20, "gamma": 0.1},
-}
 QUICK_MAX_ITER = 300  # DEC/IDEC steps in quick mode
 PLOT_POINTS = 1500  # points in the embedding plots (t-SNE time grows with them)
+MAX_ITER = 5000  # DEC/IDEC steps when the option `max_iter` is not given
+
+_COMMON = [
+    Option("n_clusters", "int", None, "number of clusters (default: the number of classes)",
+           minimum=2),
+    Option("plot_points", "int", PLOT_POINTS, "points shown in the 2-D embedding plots",
+           minimum=2),
+    Option("plot_projection", "choice", None, "projection of the embedding plots (default: "
+           "pca in quick mode, tsne otherwise)", choices=("tsne", "pca")),
+]
+_PRETRAIN = [
+    Option("code_size", "int", 10, "size of the dense autoencoder's code", minimum=1),
+    Option("hidden_units", "ints", [500, 500, 2000], "widths of the encoder's hidden layers "
+           "(the decoder mirrors them)"),
+    Option("learning_rate", "float", 1e-3, "Adam's learning rate of the pretraining",
+           minimum=0.0, low_open=True),
+    Option("ae_dir", "folder", None, "folder of a pretrained autoencoder shared between runs "
+           "(default: the run folder's pretrain/)"),
+]
+
+
+def _n_init(default):
+    return Option("n_init", "int", default, "restarts of the clusterer's initialisation",
+                  minimum=1)
+
+
+_DEC = [
+    Option("update_interval", "int", 140, "DEC steps between refreshes of the target "
+           "distribution", minimum=1),
+    Option("tol", "float", 1e-3, "stop when fewer than this share of labels change between "
+           "refreshes", minimum=0.0, maximum=1.0),
+    Option("max_iter", "int", None, f"the most DEC steps (default: {MAX_ITER}, "
+           f"{QUICK_MAX_ITER} in quick mode)", minimum=0),
+    Option("dec_batch_size", "int", 256, "images per DEC step", minimum=1),
+    Option("alpha", "float", 1.0, "degrees of freedom of the Student's t kernel", minimum=0.0,
+           low_open=True),
+    _n_init(20),
+    Option("learning_rate_dec", "float", None, "learning rate of the DEC phase (default: "
+           "the paper's optimizer)", minimum=0.0, low_open=True),
+]
+OPTIONS = {
+    "kmeans": _COMMON + [_n_init(10)],
+    "gmm": _COMMON + [Option("pca_components", "int", 50, "PCA components before the GMM",
+                             minimum=1), _n_init(2)],
+    "ae-kmeans": _COMMON + _PRETRAIN + [_n_init(10)],
+    "ae-gmm": _COMMON + _PRETRAIN + [_n_init(3)],
+    "ae-umap-gmm": _COMMON + _PRETRAIN + [
+        Option("umap_neighbors", "int", 20, "UMAP's neighbourhood size", minimum=2),
+        Option("umap_min_dist", "float", 0.0, "UMAP's minimum distance", minimum=0.0),
+        Option("umap_components", "int", None, "UMAP dimensions (default: the number of "
+               "clusters)", minimum=1),
+        _n_init(3)],
+    "dec": _COMMON + _PRETRAIN + _DEC,
+    "idec": _COMMON + _PRETRAIN + _DEC + [
+        Option("gamma", "float", 0.1, "weight of the clustering loss against the "
+               "reconstruction loss", minimum=0.0, low_open=True)],
+}
 
 
 def _settings(config, method):
-    settings = dict(DEFAULTS[method])
-    for key in settings:
-        value = config.option(key)
-        if value is not None:
-            settings[key] = value
+    """The method's options, with the data- and mode-dependent defaults filled in."""
+    settings = {o.name: config.options.get(o.name) for o in OPTIONS[method]}
+    if "max_iter" in settings and settings["max_iter"] is None:
+        settings["max_iter"] = MAX_ITER
     return settings
 
 
 def _n_clusters(config, data, n):
+    from keras_unsup.checks import check_int
+
     value = config.option("n_clusters", data.n_classes)
     if value is None:
         raise ValueError("The dataset has no labels, so the number of clusters is unknown: "
-                         "pass the option `n_clusters`. Received: n_clusters=None")
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 2 <= value <= n:
-        raise ValueError(f"`n_clusters` must be an integer in [2, {n}] (the number of images). "
-                         f"Received: n_clusters={value!r}")
-    return int(value)
+                         f"pass the option `{config.label('n_clusters')}`. "
+                         f"Received: {config.label('n_clusters')}=None")
+    return check_int(value, config.label("n_clusters"), 2, n)
 
 
 def _images(data):
@@ -94,6 +137,8 @@ def _labels(data):
 
 
 def _scores(y, labels):
+    from keras_unsup.evaluation.metrics import clustering_scores
+
     if y is None:
         return {}
     return clustering_scores(y, labels)
@@ -134,7 +179,7 @@ def _finish(config, data, run, features, labels, title, extra):
         np.save(run.file("labels.npy"), np.asarray(labels, np.int64))
     write_figures(run, features, np.asarray(labels), y, seed=config.seed,
                   class_names=data.class_names,
-                  plot_points=int(config.option("plot_points", PLOT_POINTS)), title=title,
+                  plot_points=int(config.options["plot_points"]), title=title,
                   # t-SNE takes a while on a CPU; quick mode (CI, notebooks) plots with PCA.
                   projection=config.option("plot_projection", "pca" if config.quick else "tsne"))
     return metrics
@@ -142,7 +187,7 @@ def _finish(config, data, run, features, labels, title, extra):
 
 # --- pixel baselines -----------------------------------------------------------------
 
-@register("kmeans", family=FAMILY, summary="k-means on pixels (baseline)")
+@register("kmeans", family=FAMILY, options=OPTIONS["kmeans"], summary="k-means on pixels (baseline)")
 def run_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
@@ -155,7 +200,7 @@ def run_kmeans(config, data, run):
                    {"cluster_time_s": watch.seconds})
 
 
-@register("gmm", family=FAMILY, summary="PCA then a full-covariance GMM on pixels (baseline)")
+@register("gmm", family=FAMILY, options=OPTIONS["gmm"], summary="PCA then a full-covariance GMM on pixels (baseline)")
 def run_gmm(config, data, run):
     from sklearn.decomposition import PCA
 
@@ -222,7 +267,7 @@ def pretrained_autoencoder(config, data, run):
         autoencoder, encoder, decoder, throughput = pretrain_autoencoder(
             x, builder=build_dense_autoencoder, epochs=epochs, batch_size=batch,
             seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
-            learning_rate=float(config.option("learning_rate", PRETRAIN["learning_rate"])),
+            learning_rate=float(config.options["learning_rate"]),
             code_size=code_size, hidden_units=hidden)
     metrics = _save_pretraining(autoencoder, x, ae_run, saved, key, {
         "pretrain_epochs": epochs, "pretrain_time_s": watch.seconds,
@@ -248,8 +293,8 @@ def _pretrain_key(config, data):
     return {"dataset": data.name, "n": len(data.x_train) + len(data.x_test),
             "image_shape": [int(d) for d in data.x_train.shape[1:]],
             "epochs": epochs_for(config, PRETRAIN, data.name),
-            "code_size": int(config.option("code_size", PRETRAIN["code_size"])),
-            "hidden_units": list(config.option("hidden_units", PRETRAIN["hidden_units"])),
+            "code_size": int(config.options["code_size"]),
+            "hidden_units": list(config.options["hidden_units"]),
             "batch_size": int(config.batch_size or PRETRAIN["batch_size"]), "seed": config.seed}
 
 
@@ -322,7 +367,7 @@ def _codes(config, data, run):
     return autoencoder, encoder, decoder, codes, info
 
 
-@register("ae-kmeans", family=FAMILY, summary="k-means on the codes of a dense autoencoder")
+@register("ae-kmeans", family=FAMILY, options=OPTIONS["ae-kmeans"], summary="k-means on the codes of a dense autoencoder")
 def run_ae_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
@@ -336,7 +381,7 @@ def run_ae_kmeans(config, data, run):
                    {**info, "cluster_time_s": watch.seconds})
 
 
-@register("ae-gmm", family=FAMILY, summary="full-covariance GMM on the codes of a dense autoencoder")
+@register("ae-gmm", family=FAMILY, options=OPTIONS["ae-gmm"], summary="full-covariance GMM on the codes of a dense autoencoder")
 def run_ae_gmm(config, data, run):
     k = _n_clusters(config, data, len(data.x_all))
     s = _settings(config, "ae-gmm")
@@ -359,23 +404,20 @@ def umap_embedding(codes, n_components, *, n_neighbors=20, min_dist=0.0, seed=0)
     return np.asarray(reducer.fit_transform(codes), np.float32)
 
 
-@register("ae-umap-gmm", family=FAMILY,
+@register("ae-umap-gmm", family=FAMILY, options=OPTIONS["ae-umap-gmm"],
           summary="autoencoder codes -> UMAP -> GMM (N2D-style manifold clustering)")
 def run_ae_umap_gmm(config, data, run):
     k = _n_clusters(config, data, len(data.x_all))
     s = _settings(config, "ae-umap-gmm")
     autoencoder, _, _, codes, info = _codes(config, data, run)
     n_components = int(s["umap_components"] or k)
-    _drop_state_of_other_pretraining(config, data, run, ["umap.npy"])
-    cache = run.checkpoint_dir / "umap.npy" if run else None
     with Stopwatch() as watch:
-        if cache is not None and cache.is_file():
-            embedded = np.load(cache)
-        else:
-            embedded = umap_embedding(codes, n_components, n_neighbors=s["umap_neighbors"],
-                                      min_dist=s["umap_min_dist"], seed=config.seed)
-            if cache is not None:
-                np.save(cache, embedded)
+        # Computed once per pretraining: a rerun after an interruption reuses it, a rerun
+        # after the autoencoder was trained further computes it from the new codes.
+        embedded = run.cached_array(
+            "umap", {"pretrain": _pretrain_key(config, data), "components": n_components},
+            lambda: umap_embedding(codes, n_components, n_neighbors=s["umap_neighbors"],
+                                   min_dist=s["umap_min_dist"], seed=config.seed))
     umap_time = watch.seconds
     with Stopwatch() as gmm_watch:
         labels = _gmm(embedded, k, config.seed, s["n_init"])
@@ -432,14 +474,14 @@ def _copy(model):
     return clone
 
 
-@register("dec", family=FAMILY, summary="Deep Embedded Clustering on a pretrained autoencoder")
+@register("dec", family=FAMILY, options=OPTIONS["dec"], summary="Deep Embedded Clustering on a pretrained autoencoder")
 def run_dec(config, data, run):
     return _run_dec("dec", config, data, run)
 
 
-@register("idec", family=FAMILY, summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
+@register("idec", family=FAMILY, options=OPTIONS["idec"], summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
 def run_idec(config, data, run):
     return _run_dec("idec", config, data, run)
 
 
-__all__ = ["DEFAULTS", "PRETRAIN", "pretrained_autoencoder", "umap_embedding", "write_figures"]
+__all__ = ["OPTIONS", "PRETRAIN", "pretrained_autoencoder", "umap_embedding", "write_figures"]

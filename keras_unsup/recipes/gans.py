@@ -21,73 +21,60 @@ it 5 more epochs, optimizer state included.
 
 import numpy as np
 
-from keras_unsup.data.pipeline import image_dataset
-from keras_unsup.recipes import training
-from keras_unsup.recipes.base import epochs_for, init_model_path, load_init_model, register
+from keras_unsup.recipes.base import epochs_for, load_init_model, register
+from keras_unsup.recipes.options import Option
 
-# Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
-DEFAULTS = {
-    "dcgan": {
-        "latent_dim": 100,
-        "filters": 64,
-        "batch_size": 64,
-        "jit_compile": "auto",
-        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-        "default_epochs": 20,
-        "quick_epochs": 2,
-    },
-    "infogan": {
-        "noise_dim": 62,
-        "n_categories": None,
-        "n_continuous": 2,
-        "lambda_info": 1.0,
-        "continuous_weight": 1.0,
-        "hidden_units": 1024,
-        "filters": 64,
-        "batch_size": 64,
-        "jit_compile": "auto",
-        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-        "default_epochs": 20,
-        "quick_epochs": 2,
-    },
-    "wgan-gp": {
-        "latent_dim": 100,
-        "filters": 64,
-        "n_critic": 5,
-        "gp_weight": 10.0,
-        "batch_size": 64,
-        "jit_compile": "auto",
-        "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20},
-        "default_epochs": 20,
-        "quick_epochs": 2,
-    },
-}
 # Evaluation sizes: images per Fréchet sample, training images of the linear probe.
 N_FRECHET = 5000
 N_PROBE_TRAIN = 10000
 FRECHET_CLASSIFIER_EPOCHS = 3
+
+# Budgets and batch sizes; `epochs` per dataset (others: `default_epochs`).
+_BUDGET = {"batch_size": 64, "quick_epochs": 2, "default_epochs": 20,
+           "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20}}
+BUDGETS = {"dcgan": _BUDGET, "infogan": _BUDGET, "wgan-gp": _BUDGET}
+
+_COMMON = [
+    Option("filters", "int", 64, "base filter count of the generator and discriminator",
+           minimum=1),
+    Option("jit_compile", "choice", "auto", "compile the train step with XLA (auto: when "
+           "Keras can)", choices=("auto", True, False)),
+    Option("n_frechet", "int", N_FRECHET, "images per sample of the Fréchet distance",
+           minimum=2),
+    Option("n_probe_train", "int", N_PROBE_TRAIN, "training images of the discriminator-"
+           "feature linear probe", minimum=2),
+    Option("init_model", "keras_file", None, "the model.keras of an earlier run of this "
+           "method, trained further (optimizer state included)"),
+]
+_LATENT = Option("latent_dim", "int", 100, "size of the generator's noise input", minimum=1)
+OPTIONS = {
+    "dcgan": [_LATENT] + _COMMON,
+    "wgan-gp": [_LATENT] + _COMMON + [
+        Option("n_critic", "int", 5, "critic steps per generator step", minimum=1),
+        Option("gp_weight", "float", 10.0, "weight of the gradient penalty", minimum=0.0)],
+    "infogan": [
+        Option("noise_dim", "int", 62, "size of the incompressible noise", minimum=1),
+        Option("n_categories", "int", None, "categories of the categorical code (default: the "
+               "number of classes, else 10)", minimum=2),
+        Option("n_continuous", "int", 2, "continuous codes", minimum=0),
+        Option("lambda_info", "float", 1.0, "weight of the mutual-information term",
+               minimum=0.0),
+        Option("continuous_weight", "float", 1.0, "weight of the continuous codes in that "
+               "term", minimum=0.0),
+        Option("hidden_units", "int", 1024, "width of the dense layers", minimum=1),
+    ] + _COMMON,
+}
 
 # Trained Fréchet classifiers, one per dataset (the benchmark runs several GANs on one).
 _FRECHET_CACHE = {}
 
 
 def _settings(config, method, data):
-    settings = dict(DEFAULTS[method])
-    unknown = sorted(set(config.options) - set(settings)
-                     - {"n_frechet", "n_probe_train", "init_model"})
-    if unknown:
-        raise ValueError(
-            f"Unknown option(s) for {method!r}: {unknown}. Expected some of "
-            f"{sorted(k for k in settings if k not in ('epochs', 'default_epochs', 'quick_epochs'))}"
-        )
-    settings.update({k: v for k, v in config.options.items() if k in settings})
+    settings = {**BUDGETS[method], **config.options}
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
     if method == "infogan" and settings["n_categories"] is None:
         settings["n_categories"] = data.n_classes or 10
-    init = init_model_path(config, method)
-    if init is not None:
-        settings["init_model"] = init
     return settings
 
 
@@ -212,6 +199,8 @@ def train_gan(method, config, data, run):
     """Builds, trains and evaluates one GAN; returns `(metrics, model)`."""
     from keras_unsup.callbacks.gan_guard import GANGuard
     from keras_unsup.callbacks.generated_images import GeneratedImages
+    from keras_unsup.data.pipeline import image_dataset
+    from keras_unsup.recipes import training
 
     settings = _settings(config, method, data)
     epochs = epochs_for(config, settings, data.name)
@@ -222,7 +211,8 @@ def train_gan(method, config, data, run):
     if settings.get("init_model"):
         # Go on training a saved model: weights and both optimizers' state carry over.
         model = load_init_model(settings["init_model"], _model_class(method), method,
-                                data.image_shape, lambda m: m.generator.output_shape[1:])
+                                data.image_shape, lambda m: m.generator.output_shape[1:],
+                                label=config.label("init_model"))
     else:
         model = _build(method, data.image_shape, settings, config.seed)
         # "auto": XLA when Keras can use it (not while TensorFlow's op determinism is on,
@@ -270,8 +260,8 @@ def train_gan(method, config, data, run):
         metrics["stopped_reason"] = guard.stopped_reason
     if guard.collapse_epochs:
         metrics["collapse_warning_epochs"] = [e + 1 for e in guard.collapse_epochs]
-    n_frechet = config.option("n_frechet", N_FRECHET)
-    n_probe = config.option("n_probe_train", N_PROBE_TRAIN)
+    n_frechet = settings["n_frechet"]
+    n_probe = settings["n_probe_train"]
     metrics.update(
         evaluate_gan(
             model,
@@ -313,7 +303,7 @@ def _write_figures(run, model, data, history, seed):
             run.save_figure(fig, "clusters.png")
 
 
-@register("dcgan", family="generative", summary="DCGAN (non-saturating loss)", clusters=False)
+@register("dcgan", family="generative", options=OPTIONS["dcgan"], summary="DCGAN (non-saturating loss)", clusters=False)
 def run_dcgan(config, data, run):
     return train_gan("dcgan", config, data, run)[0]
 
@@ -321,6 +311,7 @@ def run_dcgan(config, data, run):
 @register(
     "infogan",
     family="generative",
+    options=OPTIONS["infogan"],
     summary="InfoGAN (categorical + continuous codes; Q's category as clusters)",
     clusters=True,
 )
@@ -328,6 +319,6 @@ def run_infogan(config, data, run):
     return train_gan("infogan", config, data, run)[0]
 
 
-@register("wgan-gp", family="generative", summary="WGAN with gradient penalty", clusters=False)
+@register("wgan-gp", family="generative", options=OPTIONS["wgan-gp"], summary="WGAN with gradient penalty", clusters=False)
 def run_wgan_gp(config, data, run):
     return train_gan("wgan-gp", config, data, run)[0]

@@ -9,50 +9,59 @@ model further, optimizer state included: `keras-unsup run moco --epochs 10 --set
 init_model=runs/moco-fashion_mnist/model.keras --out runs/moco-more`.
 """
 
-import keras
 import numpy as np
 
-from keras_unsup.builders.backbones import build_small_convnet
-from keras_unsup.data.pipeline import image_dataset
-from keras_unsup.data.views import check_interval, default_augmentation, two_view_dataset
-from keras_unsup.evaluation.metrics import kmeans_scores, knn_accuracy, linear_probe_accuracy
-from keras_unsup.recipes import training
-from keras_unsup.recipes.base import epochs_for, init_model_path, load_init_model, register
-from keras_unsup.recipes.common import encode
+from keras_unsup.recipes.base import epochs_for, load_init_model, register
+from keras_unsup.recipes.options import Option
 
-# `train_images`: train on a random subset of that many training images (probes still
-# use every image); `None` trains on all of them.
-# `crop_scale`: the (min, max) area fraction of the random resized crop of the views
-# (`None`: `ContrastiveAugmentation`'s default).
-# `filters`: the filters of the small ConvNet's two convolutions (wider is slower).
-_COMMON = {"embedding_dim": 128, "filters": (32, 64), "learning_rate": 1e-3,
-           "quick_epochs": 2, "plot": True, "tsne_points": 2000, "train_images": None,
-           "crop_scale": None}
-# Hyper-parameters per method; `epochs` per dataset (others: `default_epochs`).
-DEFAULTS = {
-    "moco": {**_COMMON, "batch_size": 256, "queue_size": 4096, "momentum": 0.99,
-             "temperature": 0.1, "projection_dim": None,
-             "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}, "default_epochs": 20},
-    "simclr": {**_COMMON, "batch_size": 256, "temperature": 0.5, "projection_dim": 64,
-               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10},
-               "default_epochs": 20},
-    "rotnet": {**_COMMON, "batch_size": 128,
-               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10},
-               "default_epochs": 20},
+# Budgets and batch sizes per method; `epochs` per dataset (others: `default_epochs`).
+BUDGETS = {
+    "moco": {"batch_size": 256, "quick_epochs": 2, "default_epochs": 20,
+             "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
+    "simclr": {"batch_size": 256, "quick_epochs": 2, "default_epochs": 20,
+               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
+    "rotnet": {"batch_size": 128, "quick_epochs": 2, "default_epochs": 20,
+               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
+}
+_COMMON = [
+    Option("embedding_dim", "int", 128, "width of the small ConvNet's dense embedding",
+           minimum=1),
+    Option("filters", "ints", [32, 64], "filters of the small ConvNet's two convolutions "
+           "(wider is slower)"),
+    Option("learning_rate", "float", 1e-3, "Adam's learning rate", minimum=0.0,
+           low_open=True),
+    Option("train_images", "int", None, "train on a random subset of this many training "
+           "images (default: all; the probes use every image)", minimum=1),
+    Option("plot", "bool", True, "draw the t-SNE plot of the test embeddings"),
+    Option("tsne_points", "int", 2000, "test embeddings shown in the t-SNE plot", minimum=2),
+    Option("init_model", "keras_file", None, "the model.keras of an earlier run of this "
+           "method, trained further (optimizer state included)"),
+]
+_VIEWS = [
+    Option("crop_scale", "interval", None, "(min, max) area share of the views' random "
+           "resized crop (default: the augmentation's)", minimum=0.0, maximum=1.0),
+]
+OPTIONS = {
+    "moco": _COMMON + _VIEWS + [
+        Option("queue_size", "int", 4096, "keys in the queue of negatives", minimum=1),
+        Option("momentum", "float", 0.99, "momentum of the key encoder", minimum=0.0,
+               maximum=1.0),
+        Option("temperature", "float", 0.1, "temperature of the InfoNCE loss", minimum=0.0,
+               low_open=True),
+        Option("projection_dim", "int", None, "output width of an MLP projection head "
+               "(default: none, the embedding itself)", minimum=1, nullable=True)],
+    "simclr": _COMMON + _VIEWS + [
+        Option("temperature", "float", 0.5, "temperature of the NT-Xent loss", minimum=0.0,
+               low_open=True),
+        Option("projection_dim", "int", 64, "output width of the MLP projection head "
+               "(null: none)", minimum=1, nullable=True)],
+    "rotnet": list(_COMMON),
 }
 
 
 def _settings(config, method):
-    settings = dict(DEFAULTS[method])
-    unknown = sorted(set(config.options) - set(settings) - {"epochs", "default_epochs",
-                                                            "quick_epochs", "init_model"})
-    if unknown:
-        raise ValueError(f"Unknown option(s) for {method}: {unknown}. "
-                         f"Expected some of: {sorted(k for k in settings if k != 'epochs')}")
-    settings.update({k: v for k, v in config.options.items() if v is not None})
-    settings["init_model"] = init_model_path(config, method)
-    if settings["crop_scale"] is not None:
-        settings["crop_scale"] = check_interval("crop_scale", settings["crop_scale"], 0.0, 1.0)
+    settings = {**BUDGETS[method], **config.options}
+    settings.setdefault("crop_scale", None)
     if config.batch_size is not None:
         settings["batch_size"] = config.batch_size
     return settings
@@ -81,6 +90,8 @@ def _convnet_filters(encoder):
 
 
 def _build_model(method, input_shape, settings, seed):
+    from keras_unsup.builders.backbones import build_small_convnet
+
     cls = _model_class(method)
     encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"],
                                   filters=settings["filters"])
@@ -111,6 +122,9 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
         A dict with `linear_probe_acc`, `knn_acc` (cosine, k=5), and `acc`, `nmi`, `ari`
         of k-means on the L2-normalised test embeddings (empty for unlabelled data).
     """
+    from keras_unsup.evaluation.metrics import kmeans_scores, knn_accuracy, linear_probe_accuracy
+    from keras_unsup.recipes.common import encode
+
     if data.y_train is None or data.y_test is None:
         return {}
     train_codes = encode(encoder, data.x_train)
@@ -139,20 +153,25 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
 
 def train_self_supervised(method, config, data, run):
     """Builds, trains and evaluates `method`; returns `(metrics, model)`."""
+    import keras
+
+    from keras_unsup.data.pipeline import image_dataset
+    from keras_unsup.data.views import default_augmentation, two_view_dataset
+    from keras_unsup.recipes import training
+
     settings = _settings(config, method)
     epochs = epochs_for(config, settings, data.name)
     x = data.x_train
     n_sub = settings["train_images"]
     if n_sub is not None:
-        if isinstance(n_sub, bool) or not isinstance(n_sub, int) or n_sub < 1:
-            raise ValueError(f"`train_images` must be an integer >= 1. Received: train_images={n_sub!r}")
         if n_sub < len(x):
             x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))]
     batch_size = _batch_size(settings, len(x))
     if settings["init_model"]:
         # Go on training a saved model: its weights, queue and optimizer state carry over.
         model = load_init_model(settings["init_model"], _model_class(method), method,
-                                data.image_shape, lambda m: m.encoder.input_shape[1:])
+                                data.image_shape, lambda m: m.encoder.input_shape[1:],
+                                label=config.label("init_model"))
     else:
         model = _build_model(method, data.image_shape, settings, config.seed)
         # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
@@ -193,22 +212,22 @@ def train_self_supervised(method, config, data, run):
     return metrics, model
 
 
-@register("moco", family="self-supervised", clusters=True,
+@register("moco", family="self-supervised", clusters=True, options=OPTIONS["moco"],
           summary="MoCo: momentum key encoder and a queue of negatives (InfoNCE)")
 def run_moco(config, data, run):
     return train_self_supervised("moco", config, data, run)[0]
 
 
-@register("simclr", family="self-supervised", clusters=True,
+@register("simclr", family="self-supervised", clusters=True, options=OPTIONS["simclr"],
           summary="SimCLR: NT-Xent contrastive loss with in-batch negatives")
 def run_simclr(config, data, run):
     return train_self_supervised("simclr", config, data, run)[0]
 
 
-@register("rotnet", family="self-supervised", clusters=True,
+@register("rotnet", family="self-supervised", clusters=True, options=OPTIONS["rotnet"],
           summary="Rotation prediction (0/90/180/270 degrees) as a pretext task")
 def run_rotnet(config, data, run):
     return train_self_supervised("rotnet", config, data, run)[0]
 
 
-__all__ = ["DEFAULTS", "evaluate_embeddings", "train_self_supervised"]
+__all__ = ["OPTIONS", "evaluate_embeddings", "train_self_supervised"]

@@ -64,7 +64,7 @@ def test_interrupted_run_resumes_from_last_finished_epoch(small_digits, tmp_path
 def test_bad_arguments_fail_before_training(small_digits):
     with pytest.raises(ValueError, match=r"`code_size` must be an integer >= 1. Received: code_size=0"):
         run_recipe("dense-ae", data=small_digits, code_size=0)
-    with pytest.raises(ValueError, match=r"`epochs` must be an integer >= 1. Received: epochs=0"):
+    with pytest.raises(ValueError, match=r"`epochs` must be an integer >= 1.*Received: epochs=0"):
         run_recipe("vae", data=small_digits, epochs=0)
     with pytest.raises(ValueError, match=r"`method` must be one of .*Received: method='nope'"):
         run_recipe("nope", data=small_digits)

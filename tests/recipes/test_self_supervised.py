@@ -19,11 +19,6 @@ def test_recipes_are_registered_in_the_self_supervised_family():
     assert get_recipe("moco").summary.startswith("MoCo")
 
 
-def test_unknown_option_is_refused():
-    with pytest.raises(ValueError, match=r"Unknown option\(s\) for moco: \['queue'\]"):
-        run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, queue="16")
-
-
 def test_bad_moco_settings_are_refused_before_training():
     with pytest.raises(ValueError, match="`momentum` must be a number in"):
         run_recipe("moco", data=_small_digits(), epochs=1, verbose=0, momentum=1.5)
