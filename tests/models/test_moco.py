@@ -171,6 +171,7 @@ def test_fit_resumes_with_queue_and_key_encoder(tmp_path):
     class Record(keras.callbacks.Callback):  # the state the first resumed epoch starts from
         def on_epoch_begin(self, epoch, logs=None):
             if not hasattr(self, "queue"):
+                self.first_epoch = epoch
                 self.queue = np.asarray(self.model.queue)
                 self.key = np.asarray(self.model.key_encoder.weights[0])
 
@@ -179,7 +180,10 @@ def test_fit_resumes_with_queue_and_key_encoder(tmp_path):
     record = Record()
     history, _ = training.fit(resumed, _dataset(), epochs=4, run=run, n_images=16, verbose=0,
                               callbacks=[record])
-    assert history.epoch == [2, 3]  # only the epochs that were left
+    # Only the epochs that were left are trained (2 epochs of 2 steps); the history
+    # holds the whole fit.
+    assert record.first_epoch == 2 and history.steps_this_call == 4
+    assert history.epoch == [0, 1, 2, 3]
     # The queue and key encoder of epoch 2 were restored (not the new model's seed-7 queue).
     np.testing.assert_array_equal(record.queue, saved_queue)
     np.testing.assert_array_equal(record.key, saved_key)
