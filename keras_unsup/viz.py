@@ -267,9 +267,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, title=None):
 
     >>> fig = plot_confusion_matrix([0, 0, 1, 1], [1, 1, 0, 0])
     """
-    from keras_unsup.evaluation.metrics import _check_labels, match_clusters
+    from keras_unsup.evaluation.metrics import check_labels, match_clusters
 
-    y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = check_labels(y_true, y_pred)
     mapping = match_clusters(y_true, y_pred)
     classes = np.unique(y_true)
     unmatched = [c for c in np.unique(y_pred) if int(c) not in mapping]

@@ -7,6 +7,8 @@ the raw pixels, flattened (the floor every learned code should beat).
 
 import numpy as np
 
+from keras_unsup.checks import check_positive_int
+
 
 def expected_input_shape(encoder):
     """The per-image input shape an encoder declares, or `None` when it declares none.
@@ -106,8 +108,7 @@ def encode_images(encoder, images, *, batch_size=256, output_index=0, show_progr
 
     >>> codes = encode_images(encoder, data.x_test, batch_size=512)
     """
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
     images = check_images(images, expected_input_shape(encoder))
     from tqdm.auto import tqdm
 
