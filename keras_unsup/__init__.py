@@ -22,6 +22,8 @@ _EXPORTS = {
     "Dataset": "keras_unsup.data.datasets",
     "DatasetNotFoundError": "keras_unsup.data.datasets",
     "load_dataset": "keras_unsup.data.datasets",
+    "FolderDataset": "keras_unsup.data.folder",
+    "UnsafePickleError": "keras_unsup.data.safe_pickle",
     "SaltAndPepper": "keras_unsup.data.augment",
     "NumpyAugmenter": "keras_unsup.data.augment",
     "image_dataset": "keras_unsup.data.pipeline",
