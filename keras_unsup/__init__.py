@@ -46,6 +46,7 @@ _EXPORTS = {
     "target_distribution": "keras_unsup.layers.clustering_layer",
     "DEC": "keras_unsup.models.dec",
     "IDEC": "keras_unsup.models.dec",
+    "DECClustering": "keras_unsup.models.dec_clustering",
     # builders
     "build_dense_autoencoder": "keras_unsup.builders.autoencoder",
     "build_sparse_autoencoder": "keras_unsup.builders.autoencoder",
@@ -67,6 +68,7 @@ _EXPORTS = {
     "LatentTraversal": "keras_unsup.callbacks.latent_traversal",
     "latent_traversal_figure": "keras_unsup.callbacks.latent_traversal",
     "GANGuard": "keras_unsup.callbacks.gan_guard",
+    "TargetDistributionRefresh": "keras_unsup.callbacks.target_distribution_refresh",
     "EmbeddingProjection": "keras_unsup.callbacks.embedding_projection",
     # embedding tools
     "EmbeddingIndex": "keras_unsup.embedding.index",

@@ -1,134 +1,121 @@
-"""Deep Embedded Clustering (DEC) and Improved DEC (IDEC) with a scikit-learn surface.
+"""Deep Embedded Clustering (DEC) and Improved DEC (IDEC) as Keras models.
 
-DEC (Xie, Girshick and Farhadi, 2016) fine-tunes a pretrained encoder together with
-cluster centres so that the soft assignments `q` (a Student's t kernel, see
-`ClusteringLayer`) match a sharpened target `p` computed from `q` itself. IDEC
-(Guo, Gao, Liu and Yin, 2017) keeps the decoder and its reconstruction loss during
-that phase so that the codes keep the data's local structure.
+DEC (Xie, Girshick and Farhadi, 2016, "Unsupervised Deep Embedding for Clustering
+Analysis") fine-tunes a pretrained encoder together with cluster centres so that the
+soft assignments `q` (a Student's t kernel, see `ClusteringLayer`) match a sharpened
+target `p` computed from `q` itself. IDEC (Guo, Gao, Liu and Yin, 2017, "Improved
+Deep Embedded Clustering with Local Structure Preservation") keeps the decoder and
+its reconstruction loss during that phase so that the codes keep the data's local
+structure.
 
-The models are `keras.Model`s (their `train_step` is Keras', distribution included:
-build and fit them inside `tf.distribute.MirroredStrategy().scope()` to use several
-devices) and also behave like scikit-learn clusterers: `fit(x)` returns the model,
-`predict(x)` gives hard labels, `fit_predict`, `labels_` and `cluster_centers_`.
+Both are plain Keras models: `predict` returns the soft assignments `q`, `fit` is
+Keras' own and trains on batches `(images, p)`. The algorithm of the papers (k-means
+initialisation, a refresh of `p` every `update_interval` steps, a stop once fewer
+than a fraction `tol` of the labels change) is the callback
+`keras_unsup.callbacks.TargetDistributionRefresh`, which also builds the training
+data. The scikit-learn face is `keras_unsup.models.dec_clustering.DECClustering`.
 """
-
-import json
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_unsup.layers.clustering_layer import ClusteringLayer, target_distribution
+from keras_unsup.checks import check_int, check_number, replicas_in_sync
+from keras_unsup.layers.clustering_layer import ClusteringLayer
 from keras_unsup.models._serialization import SubModelConfig
 
 _EPS = 1e-7
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
-def _not_fitted(method):
-    from sklearn.exceptions import NotFittedError
-
-    return NotFittedError(
-        f"This model is not fitted yet: call `fit(x)` before `{method}`. "
-        "(A model loaded from a .keras file of a fitted model is fitted.)"
-    )
+def _kl(p, q):
+    """Batch mean of `KL(p || q)` over rows of soft assignments."""
+    return ops.mean(ops.sum(p * (ops.log(ops.maximum(p, _EPS)) - ops.log(ops.maximum(q, _EPS))),
+                            axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
 class DEC(SubModelConfig, keras.Model):
     """Deep Embedded Clustering: an encoder and cluster centres trained together.
 
-    `fit(x)` runs the algorithm of the paper: codes of `x` are clustered by
-    k-means, whose centres start the `ClusteringLayer`; then, every
-    `update_interval` steps, the soft assignments `q` of all of `x` are computed,
-    the target `p = target_distribution(q)` is refreshed and training stops once
-    fewer than a fraction `tol` of the hard labels changed since the previous
-    refresh (or after `max_iter` steps). Each step minimises `KL(p || q)` on a batch.
+    Xie et al. (2016) minimise `KL(p || q)` between the soft assignments `q` of the
+    codes to the centres and a target `p = target_distribution(q)` that is held fixed
+    between refreshes. This model is that loss and nothing else: it trains on batches
+    `(images, p)`, and `predict(x)` returns `q`, shape `(n, n_clusters)`. Use it with
+    `TargetDistributionRefresh`, which initialises the centres by k-means on the codes,
+    pairs the images with the current `p`, refreshes `p` every `update_interval` steps
+    (one Keras epoch of its dataset) and stops training at `tol`.
+
+    Any `fit` argument of Keras works (`epochs`, `callbacks` such as `BackupAndRestore`,
+    `EarlyStopping` or `TerminateOnNaN`, `verbose`); the state a resumed run needs (the
+    centres, whether they were initialised, the optimizer) is in the weights, so
+    `BackupAndRestore` alone resumes it. The loss of each replica is scaled by the
+    number of replicas in sync, so the model trains the same under
+    `tf.distribute.MirroredStrategy` (build and compile it inside `strategy.scope()`).
 
     Args:
         encoder: a built Keras model mapping images to flat codes `(batch, code_dim)`,
             usually the encoder of a pretrained autoencoder.
         n_clusters: number of clusters, >= 2.
-        alpha: degrees of freedom of the Student's t kernel.
-        update_interval: training steps between refreshes of the target distribution.
-        tol: stop when the fraction of labels that changed between two refreshes is
-            below `tol`.
-        max_iter: the most training steps in all.
-        batch_size: images per training step.
-        n_init: k-means restarts of the centre initialisation.
-        seed: seed of k-means and of the batch order.
+        alpha: degrees of freedom of the Student's t kernel (> 0; the paper's is 1).
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
-    Attributes (after `fit`):
-        labels_: hard cluster labels of the training images, shape `(n,)`.
-        cluster_centers_: the centres, shape `(n_clusters, code_dim)`.
-        n_iter_: training steps taken.
-        converged_: whether the `tol` criterion stopped training.
-        history_: one dict per refresh (`iteration`, `delta_label`, `loss`).
+    Call arguments:
+        inputs: images of the encoder's input shape.
+        training: passed to the encoder.
+
+    Output shape: `(batch, n_clusters)`, rows of soft assignments that sum to 1.
 
     Example:
 
     >>> _, encoder, _ = build_dense_autoencoder(input_shape=(8, 8, 1), code_size=10)
-    >>> dec = DEC(encoder, n_clusters=10).fit(x)
-    >>> dec.labels_.shape, dec.predict(x[:5]).shape
-    ((1437,), (5,))
+    >>> dec = DEC(encoder, n_clusters=10)
+    >>> dec.compile()  # the paper's SGD
+    >>> refresh = TargetDistributionRefresh(x, update_interval=140, tol=1e-3, seed=0)
+    >>> dec.fit(refresh.dataset(), epochs=20, callbacks=[refresh])
+    >>> labels = dec.predict(x).argmax(axis=1)
     """
 
-    config_fields = ("n_clusters", "alpha", "update_interval", "tol", "max_iter", "batch_size",
-                     "n_init", "seed")
+    config_fields = ("n_clusters", "alpha")
 
-    def __init__(self, encoder, n_clusters=10, *, alpha=1.0, update_interval=140, tol=1e-3,
-                 max_iter=20000, batch_size=256, n_init=20, seed=None, **kwargs):
+    def __init__(self, encoder, n_clusters=10, *, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.Model):
             raise ValueError(  # noqa: TRY004 (the project reports bad arguments as ValueError)
                 f"`encoder` must be a keras.Model. Received: encoder={encoder!r}")
-        out_shape = tuple(encoder.output_shape) if not isinstance(encoder.output_shape, list) \
-            else None
-        if out_shape is None or len(out_shape) != 2 or out_shape[-1] is None:
+        out_shape = encoder.output_shape
+        if (isinstance(out_shape, list) or len(out_shape) != 2 or out_shape[-1] is None):
             raise ValueError(
                 "`encoder` must have one output of shape (batch, code_dim). "
-                f"Received: encoder.output_shape={encoder.output_shape}"
+                f"Received: encoder.output_shape={out_shape}"
             )
-        self.n_clusters = _check_int("n_clusters", n_clusters, 2)
-        self.update_interval = _check_int("update_interval", update_interval, 1)
-        self.max_iter = _check_int("max_iter", max_iter, 0)
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.n_init = _check_int("n_init", n_init, 1)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 1:
-            raise ValueError(f"`tol` must be a number in [0, 1]. Received: tol={tol!r}")
-        if seed is not None:
-            seed = _check_int("seed", seed, 0)
-        self.tol = float(tol)
-        self.alpha = float(alpha)
-        self.seed = seed
+        self.n_clusters = check_int(n_clusters, "n_clusters", 2)
+        self.alpha = check_number(alpha, "alpha", 0.0, low_open=True)
         self.encoder = encoder
         self.code_dim = int(out_shape[-1])
         self.clustering = ClusteringLayer(self.n_clusters, alpha=self.alpha, name="clustering")
         self.clustering.build((None, self.code_dim))
-        # Saved with the weights, so that a reloaded fitted model predicts at once.
-        self.fitted = self.add_weight(name="fitted", shape=(), initializer="zeros",
-                                      trainable=False)
+        # 1 once the centres hold k-means' (or were set): saved with the weights, so a
+        # model restored by BackupAndRestore or loaded from .keras skips the k-means.
+        self.initialized = self.add_weight(name="initialized", shape=(), initializer="zeros",
+                                           trainable=False)
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.labels_ = None
-        self.n_iter_ = 0
-        self.converged_ = False
-        self.history_ = []
         self.built = True
-
-    # --- Keras ------------------------------------------------------------------------
 
     @property
     def input_image_shape(self):
         """Shape of one input image, as the encoder expects it."""
         return tuple(self.encoder.input_shape[1:])
+
+    @property
+    def centers_initialized(self):
+        """Whether the centres were initialised (by `init_centers` or `set_centers`)."""
+        return bool(ops.convert_to_numpy(self.initialized) > 0)
+
+    @property
+    def cluster_centers(self):
+        """The centres as a NumPy array `(n_clusters, code_dim)`."""
+        return ops.convert_to_numpy(self.clustering.centers)
 
     def call(self, inputs, training=False):
         return self.clustering(self.encoder(inputs, training=training))
@@ -137,198 +124,99 @@ class DEC(SubModelConfig, keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
-    def _step_losses(self, x, p, training):
-        q = self(x, training=training)
-        kl = ops.mean(ops.sum(p * (ops.log(ops.maximum(p, _EPS))
-                                   - ops.log(ops.maximum(q, _EPS))), axis=-1))
-        return kl, {}
+    def compile(self, optimizer=None, **kwargs):
+        """Keras' `compile`; `optimizer=None` takes the paper's (`default_optimizer`).
 
-    def train_step(self, data):
-        x, p = data
-        with tf.GradientTape() as tape:
-            loss, parts = self._step_losses(x, p, training=True)
-            # Gradients are summed over replicas: scale each replica's batch mean so the
-            # sum is the global mean (every batch is full, so replicas get equal shares).
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = loss / replicas
-        grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        The optimizer is built at once: a lazy build inside a replica context leaves
+        the replicas with different slot lists under MirroredStrategy (seen with Adam),
+        and `BackupAndRestore` needs the slots to restore them.
+        """
+        super().compile(optimizer=self.default_optimizer() if optimizer is None else optimizer,
+                        **kwargs)
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips a custom `compile` when loading; this one takes Keras' arguments.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def default_optimizer(self):
+        """SGD with learning rate 0.01 and momentum 0.9, as in the DEC paper."""
+        return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+
+    # --- the centres --------------------------------------------------------------------
+
+    def set_centers(self, centers):
+        """Sets the centres `(n_clusters, code_dim)` and marks them initialised."""
+        self.clustering.set_centers(centers)
+        self.initialized.assign(1.0)
+
+    def init_centers(self, x, *, n_init=20, seed=None, batch_size=1024):
+        """Initialises the centres by k-means on the codes of `x` (the papers' start).
+
+        Args:
+            x: images of the encoder's input shape, `(n, height, width, channels)`.
+            n_init: k-means restarts (the best inertia wins).
+            seed: seed of k-means (`None`: unseeded).
+            batch_size: images per encoder call.
+
+        Returns:
+            k-means' labels of `x`, shape `(n,)`; they equal `predict(x).argmax(1)`
+            right after this call, since `q` is largest for the nearest centre.
+        """
+        from sklearn.cluster import KMeans
+
+        from keras_unsup.checks import check_image_array, check_seed
+
+        x = check_image_array(x, "x", self.input_image_shape)
+        n_init = check_int(n_init, "n_init", 1)
+        seed = check_seed(seed)
+        if self.n_clusters > len(x):
+            raise ValueError(f"`n_clusters` must be <= the number of images (n_samples="
+                             f"{len(x)}). Received: n_clusters={self.n_clusters}")
+        codes = np.asarray(self.encoder.predict(x, batch_size=batch_size, verbose=0), np.float64)
+        if not np.all(np.isfinite(codes)):
+            raise ValueError("The encoder's codes of `x` hold NaN or infinity; "
+                             "check the encoder's weights.")
+        kmeans = KMeans(self.n_clusters, n_init=n_init, random_state=seed)
+        labels = kmeans.fit_predict(codes)
+        self.set_centers(kmeans.cluster_centers_)
+        return labels
+
+    # --- training -----------------------------------------------------------------------
+
+    def _unpack(self, data):
+        x, p, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if p is None:
+            raise ValueError(
+                f"{type(self).__name__} trains on pairs `(images, p)`, `p` the target "
+                "distribution of the images, as `TargetDistributionRefresh.dataset()` "
+                "yields them. Received: batches of images only")
+        return x, p
+
+    def _step_losses(self, x, p, training):
+        return _kl(p, self(x, training=training)), {}
+
+    def _update_metrics(self, loss, parts):
         for tracker in self.metrics:
             tracker.update_state(loss if tracker is self.loss_tracker else parts[tracker.name])
         return {m.name: m.result() for m in self.metrics}
 
-    def default_optimizer(self):
-        """The optimizer `fit` compiles with when the model is not compiled (the paper's)."""
-        return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    def train_step(self, data):
+        x, p = self._unpack(data)
+        with tf.GradientTape() as tape:
+            loss, parts = self._step_losses(x, p, training=True)
+            # Gradients are summed over replicas: scale each replica's batch mean so the
+            # sum is the global mean (the batches are full, so the shares are equal).
+            scaled = loss / replicas_in_sync()
+        grads = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._update_metrics(loss, parts)
 
-    # --- scikit-learn surface ----------------------------------------------------------
-
-    def _check_x(self, x, name="x"):
-        x = np.asarray(x)
-        expected = self.input_image_shape
-        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"`{name}` must have shape (n, {', '.join(str(d) for d in expected)}), "
-                f"the input shape of the encoder. Received: {name}.shape={x.shape}"
-            )
-        if len(x) == 0:
-            raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={x.shape}")
-        x = x.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"`{name}` must hold only finite values; it holds NaN or infinity.")
-        return x
-
-    @property
-    def is_fitted(self):
-        return bool(ops.convert_to_numpy(self.fitted) > 0)
-
-    @property
-    def cluster_centers_(self):
-        if not self.is_fitted:
-            raise _not_fitted("cluster_centers_")
-        return ops.convert_to_numpy(self.clustering.centers)
-
-    def transform(self, x, batch_size=1024):
-        """Codes of `x` from the encoder, shape `(n, code_dim)`."""
-        x = self._check_x(x)
-        return np.asarray(self.encoder.predict(x, batch_size=batch_size, verbose=0), np.float32)
-
-    def predict_proba(self, x, batch_size=1024):
-        """Soft assignments `q` of `x`, shape `(n, n_clusters)`; rows sum to 1."""
-        x = self._check_x(x)
-        if not self.is_fitted:
-            raise _not_fitted("predict_proba")
-        return np.asarray(super().predict(x, batch_size=batch_size, verbose=0), np.float32)
-
-    def predict(self, x, batch_size=1024, **kwargs):
-        """Hard cluster labels of `x`, shape `(n,)` (the argmax of `predict_proba`)."""
-        return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
-
-    def fit_predict(self, x, y=None, **kwargs):
-        """`fit(x)` and the labels of `x`: the same as `fit(x).labels_`."""
-        return self.fit(x, y, **kwargs).labels_
-
-    def fit(self, x, y=None, *, verbose=0, checkpoint_dir=None):
-        """Initialises the centres with k-means on the codes, then trains DEC on `x`.
-
-        Args:
-            x: images of the encoder's input shape, `(n, height, width, channels)`.
-            y: ignored (scikit-learn's convention); labels never enter training.
-            verbose: 1 prints one line per refresh of the target distribution.
-            checkpoint_dir: a folder to write the training state to after every
-                refresh; calling `fit` again with the same folder (and a model built
-                the same way) resumes from the last state written there.
-
-        Returns:
-            The model itself, with `labels_`, `cluster_centers_`, `n_iter_` set.
-        """
-        x = self._check_x(x)
-        n = len(x)
-        if self.n_clusters > n:
-            raise ValueError(
-                f"`n_clusters` must be <= the number of samples ({n}). "
-                f"Received: n_clusters={self.n_clusters}"
-            )
-        with self.distribute_strategy.scope():
-            if not self.compiled:
-                self.compile(optimizer=self.default_optimizer())
-            # Built here, not lazily in the first step: a lazy build inside a replica
-            # context leaves the replicas with different gradient lists under
-            # MirroredStrategy (seen with Adam), and resuming needs the slots anyway.
-            if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
-        state_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
-        start, previous, history = self._restore(state_dir, n)
-        if start is None:
-            previous = self._init_centers(x)
-            start, history = 0, []
-            self._save_state(state_dir, 0, previous, history)
-        x_tensor = tf.constant(x)
-        iteration, converged = start, False
-        while True:
-            q = self.predict_proba(x)
-            labels = q.argmax(axis=1)
-            delta = float(np.mean(labels != previous))
-            previous = labels
-            history.append({"iteration": iteration, "delta_label": delta})
-            if verbose:
-                print(f"DEC iteration {iteration}: {delta:.2%} of labels changed")
-            if iteration > 0 and delta < self.tol:
-                converged = True
-                break
-            if iteration >= self.max_iter:
-                break
-            steps = min(self.update_interval, self.max_iter - iteration)
-            logs = self._train_interval(x_tensor, target_distribution(q), iteration, steps)
-            iteration += steps
-            history[-1]["loss"] = float(logs["loss"])
-            self._save_state(state_dir, iteration, labels, history)
-        self.labels_ = labels
-        self.n_iter_ = iteration
-        self.converged_ = converged
-        self.history_ = history
-        return self
-
-    # --- the pieces of fit ------------------------------------------------------------
-
-    def _init_centers(self, x):
-        from sklearn.cluster import KMeans
-
-        codes = self.transform(x)
-        if not np.all(np.isfinite(codes)):
-            raise ValueError("The encoder's codes of `x` hold NaN or infinity; "
-                             "check the encoder's weights.")
-        kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.seed)
-        labels = kmeans.fit_predict(codes.astype(np.float64))
-        self.clustering.set_centers(kmeans.cluster_centers_)
-        self.fitted.assign(1.0)
-        return labels
-
-    def _batch_indices(self, n, iteration, steps):
-        # Seeded by (seed, iteration): a resumed run draws the batches it would have drawn.
-        rng = np.random.default_rng([self.seed or 0, iteration])
-        need = steps * self.batch_size
-        order = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])
-        return order[:need]
-
-    def _train_interval(self, x_tensor, p, iteration, steps):
-        n = int(x_tensor.shape[0])
-        idx = self._batch_indices(n, iteration, steps)
-        p_tensor = tf.constant(p)
-        targets = self._targets
-
-        ds = tf.data.Dataset.from_tensor_slices(idx).batch(self.batch_size)
-        ds = ds.map(lambda i: targets(x_tensor, p_tensor, i),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        history = super().fit(ds.prefetch(tf.data.AUTOTUNE), epochs=1, verbose=0, shuffle=False)
-        return {k: v[-1] for k, v in history.history.items()}
-
-    @staticmethod
-    def _targets(x_tensor, p_tensor, idx):
-        return tf.gather(x_tensor, idx), tf.gather(p_tensor, idx)
-
-    def _save_state(self, folder, iteration, labels, history):
-        if folder is None:
-            return
-        folder.mkdir(parents=True, exist_ok=True)
-        self.save_weights(folder / "dec.weights.h5")
-        np.save(folder / "dec_labels.npy", labels)
-        tmp = folder / "dec_state.json.tmp"
-        tmp.write_text(json.dumps({"iteration": iteration, "n": len(labels),
-                                   "history": history}))
-        tmp.replace(folder / "dec_state.json")
-
-    def _restore(self, folder, n):
-        if folder is None or not (folder / "dec_state.json").is_file():
-            return None, None, None
-        state = json.loads((folder / "dec_state.json").read_text())
-        if state["n"] != n:
-            raise ValueError(
-                f"`checkpoint_dir` holds the state of a fit on {state['n']} images; `x` has {n}. "
-                f"Received: checkpoint_dir={str(folder)!r}"
-            )
-        self.load_weights(folder / "dec.weights.h5")
-        return state["iteration"], np.load(folder / "dec_labels.npy"), state["history"]
+    def test_step(self, data):
+        x, p = self._unpack(data)
+        loss, parts = self._step_losses(x, p, training=False)
+        return self._update_metrics(loss, parts)
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -337,7 +225,8 @@ class IDEC(DEC):
 
     The loss of a step is `reconstruction_mse + gamma * KL(p || q)` (Guo et al., 2017,
     eq. 1, with their `gamma = 0.1`): the reconstruction term stops the clustering
-    loss from distorting the code space. Everything else is as in `DEC`.
+    loss from distorting the code space. Everything else is as in `DEC`; the metrics
+    are `loss`, `reconstruction_loss` and `clustering_loss`.
 
     Args:
         encoder: a built Keras model mapping images to codes `(batch, code_dim)`.
@@ -345,13 +234,15 @@ class IDEC(DEC):
             input shape.
         n_clusters: number of clusters, >= 2.
         gamma: weight of the clustering loss against the reconstruction loss (> 0).
-        **kwargs: the other arguments of `DEC` (`alpha`, `update_interval`, `tol`,
-            `max_iter`, `batch_size`, `n_init`, `seed`) and of `keras.Model`.
+        **kwargs: `alpha` and the arguments of `keras.Model`.
 
     Example:
 
     >>> ae, encoder, decoder = build_dense_autoencoder(input_shape=(8, 8, 1))
-    >>> labels = IDEC(encoder, decoder, n_clusters=10).fit_predict(x)
+    >>> idec = IDEC(encoder, decoder, n_clusters=10)
+    >>> idec.compile()  # the paper's Adam
+    >>> refresh = TargetDistributionRefresh(x, update_interval=140, seed=0)
+    >>> idec.fit(refresh.dataset(), epochs=20, callbacks=[refresh])
     """
 
     sub_models = ("encoder", "decoder")
@@ -367,10 +258,8 @@ class IDEC(DEC):
                 f"`decoder` must output images of the encoder's input shape "
                 f"{self.input_image_shape}. Received: decoder.output_shape={decoder.output_shape}"
             )
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
-            raise ValueError(f"`gamma` must be a number > 0. Received: gamma={gamma!r}")
+        self.gamma = check_number(gamma, "gamma", 0.0, low_open=True)
         self.decoder = decoder
-        self.gamma = float(gamma)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.clustering_tracker = keras.metrics.Mean(name="clustering_loss")
 
@@ -380,10 +269,8 @@ class IDEC(DEC):
 
     def _step_losses(self, x, p, training):
         z = self.encoder(x, training=training)
-        q = self.clustering(z)
+        kl = _kl(p, self.clustering(z))
         recon = self.decoder(z, training=training)
-        kl = ops.mean(ops.sum(p * (ops.log(ops.maximum(p, _EPS))
-                                   - ops.log(ops.maximum(q, _EPS))), axis=-1))
         mse = ops.mean(ops.square(ops.reshape(recon - x, (ops.shape(x)[0], -1))))
         return mse + self.gamma * kl, {"reconstruction_loss": mse, "clustering_loss": kl}
 

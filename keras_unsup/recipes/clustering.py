@@ -430,7 +430,12 @@ def run_ae_umap_gmm(config, data, run):
 # --- DEC and IDEC ---------------------------------------------------------------------
 
 def _run_dec(method, config, data, run):
+    import math
+
+    from keras_unsup.callbacks.target_distribution_refresh import TargetDistributionRefresh
     from keras_unsup.models.dec import DEC, IDEC
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.common import encode
 
     x = _images(data)
     k = _n_clusters(config, data, len(x))
@@ -441,29 +446,45 @@ def _run_dec(method, config, data, run):
     _, encoder, decoder, info = pretrained_autoencoder(config, data, run)
     # DEC fine-tunes the encoder: work on copies so a shared pretrained model stays intact.
     encoder = _copy(encoder)
-    common = {"n_clusters": k, "alpha": float(s["alpha"]), "update_interval": int(s["update_interval"]),
-                  "tol": float(s["tol"]), "max_iter": max_iter, "batch_size": int(s["dec_batch_size"]),
-                  "n_init": int(s["n_init"]), "seed": config.seed}
     if method == "idec":
-        decoder = _copy(decoder)
-        model = IDEC(encoder, decoder, gamma=float(s["gamma"]), **common)
+        model = IDEC(encoder, _copy(decoder), n_clusters=k, alpha=float(s["alpha"]),
+                     gamma=float(s["gamma"]))
     else:
-        model = DEC(encoder, **common)
+        model = DEC(encoder, n_clusters=k, alpha=float(s["alpha"]))
+    optimizer = model.default_optimizer()
     if config.option("learning_rate_dec") is not None:
-        opt = model.default_optimizer()
-        opt.learning_rate = float(config.option("learning_rate_dec"))
-        model.compile(optimizer=opt)
-    _drop_state_of_other_pretraining(config, data, run, [method])
-    checkpoint = run.checkpoint_dir / method if run else None
+        optimizer.learning_rate = float(config.option("learning_rate_dec"))
+    model.compile(optimizer=optimizer)
+    update_interval, batch, tol = int(s["update_interval"]), int(s["dec_batch_size"]), \
+        float(s["tol"])
+    # One Keras epoch is one update interval: a rerun resumes from the last finished one
+    # (BackupAndRestore in `training.fit`), the refresh recomputing p from its weights.
+    refresh = TargetDistributionRefresh(x, update_interval=update_interval, batch_size=batch,
+                                        tol=tol, n_init=int(s["n_init"]), seed=config.seed)
+    # The fit starts afresh when the autoencoder it starts from or a setting changed.
+    key = {"pretrain": _pretrain_key(config, data), "n_clusters": k,
+           **{name: s.get(name) for name in ("alpha", "gamma", "update_interval", "tol",
+                                             "dec_batch_size", "n_init")},
+           "learning_rate_dec": config.option("learning_rate_dec")}
     with Stopwatch() as watch:
-        model.fit(x, verbose=int(config.verbose > 0), checkpoint_dir=checkpoint)
+        history, _ = training.fit(
+            model, refresh.dataset(), epochs=math.ceil(max_iter / update_interval), run=run,
+            n_images=update_interval * batch, callbacks=[refresh], verbose=config.verbose,
+            name=method, key=key)
+    labels = refresh.labels
+    if labels is None:  # a finished fit was reused: no epoch (and no refresh) ran
+        labels = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1)
+    logs = history.history  # every epoch of the fit, also those before a resume
+    deltas = logs.get("delta_label", [])
+    run.write_json("dec_history.json", [
+        {"iteration": (epoch + 1) * update_interval,
+         **{name: values[i] for name, values in logs.items()}}
+        for i, epoch in enumerate(history.epoch)])
     run.save_model(model)
-    if run:
-        run.write_json("dec_history.json", model.history_)
-    codes = model.transform(x)
-    return _finish(config, data, run, codes, model.labels_, method.upper(),
-                   {**info, "cluster_time_s": watch.seconds, "dec_iterations": model.n_iter_,
-                    "dec_converged": bool(model.converged_)})
+    return _finish(config, data, run, encode(model.encoder, x), labels, method.upper(),
+                   {**info, "cluster_time_s": watch.seconds,
+                    "dec_iterations": int(model.optimizer.iterations.numpy()),
+                    "dec_converged": bool(deltas) and deltas[-1] < tol})
 
 
 def _copy(model):

@@ -90,22 +90,53 @@ def test_ae_umap_gmm_caches_its_embedding(data, tmp_path):
     assert again["acc"] == first["acc"]
 
 
+class _Cut(Exception):
+    """Stands for an interruption in the middle of the DEC phase."""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["dec", "idec"])
-def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path):
-    out = tmp_path / method
-    options = dict(SMALL, max_iter=20, update_interval=10, dec_batch_size=32, n_init=2)
-    metrics = run_recipe(method, data=data, out_dir=out, **options)
-    assert metrics["dec_iterations"] <= 20
-    model = keras.saving.load_model(out / "model.keras")
+def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path, monkeypatch):
+    from keras_unsup.callbacks.target_distribution_refresh import TargetDistributionRefresh
+
+    options = dict(SMALL, ae_dir=str(tmp_path / "ae"), max_iter=30, update_interval=10,
+                   dec_batch_size=32, n_init=2, tol=0.0)
+    full = run_recipe(method, data=data, out_dir=tmp_path / "full", **options)
+    assert full["dec_iterations"] == 30 and full["dec_converged"] is False
+    model = keras.saving.load_model(tmp_path / "full" / "model.keras")
     x = data.x_all
-    np.testing.assert_array_equal(model.predict(x), np.load(out / "labels.npy"))
-    history = json.loads((out / "dec_history.json").read_text())
-    assert history[0]["iteration"] == 0
-    # A rerun into the same folder resumes from the saved state instead of starting over.
-    again = run_recipe(method, data=data, out_dir=out, **options)
-    assert again["pretrain_reused"] is True
-    assert again["acc"] == metrics["acc"]
+    labels = np.load(tmp_path / "full" / "labels.npy")
+    np.testing.assert_array_equal(model.predict(x, verbose=0).argmax(1), labels)
+    history = json.loads((tmp_path / "full" / "dec_history.json").read_text())
+    assert [h["iteration"] for h in history] == [10, 20, 30]
+    assert all(0.0 <= h["delta_label"] <= 1.0 and h["loss"] >= 0 for h in history)
+
+    # Interrupted when the third update interval starts; the rerun trains only that one.
+    begin = TargetDistributionRefresh.on_epoch_begin
+    trained = []
+
+    def cut_at_2(self, epoch, logs=None):
+        if epoch == 2:
+            raise _Cut
+        begin(self, epoch, logs)
+
+    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", cut_at_2)
+    with pytest.raises(_Cut):
+        run_recipe(method, data=data, out_dir=tmp_path / "cut", **options)
+
+    def record(self, epoch, logs=None):
+        trained.append(epoch)
+        begin(self, epoch, logs)
+
+    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", record)
+    resumed = run_recipe(method, data=data, out_dir=tmp_path / "cut", **options)
+    assert trained == [2]
+    assert resumed["dec_iterations"] == 30 and resumed["acc"] == full["acc"]
+    np.testing.assert_array_equal(np.load(tmp_path / "cut" / "labels.npy"), labels)
+    again = json.loads((tmp_path / "cut" / "dec_history.json").read_text())
+    assert [h["iteration"] for h in again] == [10, 20, 30]
+    np.testing.assert_allclose([h["loss"] for h in again], [h["loss"] for h in history],
+                               rtol=1e-4)
 
 
 @pytest.mark.slow

@@ -1,0 +1,172 @@
+"""The self-training loop of DEC and IDEC, as a Keras callback and its training data."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_unsup.checks import (
+    check_image_array,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
+from keras_unsup.layers.clustering_layer import target_distribution
+
+
+class TargetDistributionRefresh(keras.callbacks.Callback):
+    """Refreshes DEC's target distribution `p` every `update_interval` steps; stops at `tol`.
+
+    This is the training loop of Xie et al. (2016, DEC) and Guo et al. (2017, IDEC)
+    around Keras' `fit`: `dataset()` yields `update_interval` batches `(images, p)`
+    per pass, so one Keras epoch is one update interval. At the first epoch the
+    callback initialises the model's centres by k-means on the codes (unless they
+    already are, e.g. restored by `BackupAndRestore`) and computes `p` from the soft
+    assignments `q` of all of `x`. After every epoch it computes `q` again, refreshes
+    `p = target_distribution(q)`, records the fraction of hard labels that changed
+    since the previous refresh (`delta_label`, also added to the epoch's logs) and sets
+    `model.stop_training` once that fraction is below `tol`.
+
+    Everything it needs at the start of a fit is recomputed from the model's weights,
+    so a run resumed by `BackupAndRestore` goes on exactly as the uninterrupted run:
+    the batches of epoch `e` are drawn from `seed` and `e` alone, and `p` and the
+    previous labels come from the restored weights. Pass `epochs` to `fit` (the most
+    update intervals), not `steps_per_epoch`.
+
+    Args:
+        x: the training images, `(n, height, width, channels)`.
+        update_interval: training steps between two refreshes of `p`.
+        batch_size: images per training step; with `tf.distribute`, the global batch.
+        tol: stop when fewer than this fraction of the labels changed (in [0, 1]; 0
+            never stops).
+        n_init: k-means restarts of the centre initialisation.
+        seed: seed of k-means and of the batch order (`None`: unseeded).
+        predict_batch_size: images per call when `q` is computed.
+        verbose: 1 prints one line per refresh.
+
+    Attributes:
+        history: one dict per refresh after an epoch of the last fit (`epoch`,
+            `iteration` (optimizer steps so far), `delta_label` and the epoch's logs);
+            a resumed fit records the epochs it trains (Keras' `History` and the
+            recipes' run state keep `delta_label` with the other logs).
+        labels: the hard labels of `x` at the last refresh, shape `(n,)`.
+        converged: whether `tol` stopped the last fit.
+
+    Example:
+
+    >>> refresh = TargetDistributionRefresh(x, update_interval=140, tol=1e-3, seed=0)
+    >>> dec.fit(refresh.dataset(), epochs=36, callbacks=[refresh, BackupAndRestore(d)])
+    >>> refresh.converged, refresh.history[-1]["delta_label"]
+    """
+
+    def __init__(self, x, *, update_interval=140, batch_size=256, tol=1e-3, n_init=20,
+                 seed=None, predict_batch_size=1024, verbose=0):
+        super().__init__()
+        self.x = check_image_array(x, "x")
+        self.update_interval = check_positive_int(update_interval, "update_interval")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.tol = check_number(tol, "tol", 0.0, 1.0)
+        self.n_init = check_positive_int(n_init, "n_init")
+        self.seed = check_seed(seed)
+        self.predict_batch_size = check_positive_int(predict_batch_size, "predict_batch_size")
+        self.verbose = check_int(verbose, "verbose", 0)
+        # Without a seed, one random seed per callback: its epochs still differ.
+        self._order_seed = self.seed if self.seed is not None \
+            else int(np.random.default_rng().integers(2**31))
+        n = len(self.x)
+        # Read by the training data when each epoch's iterator starts, i.e. after
+        # `on_epoch_begin`: so no batch is ever paired with a stale `p`.
+        self._target = tf.Variable(tf.zeros((n, 0)), shape=tf.TensorShape([n, None]),
+                                   trainable=False, name="dec_target")
+        self._order = tf.Variable(tf.zeros(self.update_interval * self.batch_size, tf.int64),
+                                  trainable=False, name="dec_batch_order")
+        self.history = []
+        self.labels = None
+        self.converged = False
+        self._started = False
+        self._refreshed_at = None
+
+    # --- the training data --------------------------------------------------------------
+
+    def dataset(self):
+        """Batches `(images, p)`: `update_interval` of them per pass (one Keras epoch)."""
+        x = tf.constant(self.x)
+        target, order, size = self._target, self._order, self.batch_size
+
+        def batch(step):
+            idx = order[step * size:(step + 1) * size]
+            return tf.gather(x, idx), tf.gather(target, idx)
+
+        return tf.data.Dataset.range(self.update_interval).map(batch).prefetch(tf.data.AUTOTUNE)
+
+    def _batch_order(self, epoch):
+        # Whole permutations of the data, seeded by (seed, epoch) so that a resumed run
+        # draws the batches the uninterrupted one drew.
+        n = len(self.x)
+        rng = np.random.default_rng([self._order_seed, int(epoch)])
+        need = self.update_interval * self.batch_size
+        order = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])
+        return order[:need].astype(np.int64)
+
+    # --- refreshes ----------------------------------------------------------------------
+
+    @property
+    def target(self):
+        """The current target distribution `p` of `x`, shape `(n, n_clusters)`."""
+        return np.asarray(self._target.numpy())
+
+    def _refresh(self):
+        q = np.asarray(self.model.predict(self.x, batch_size=self.predict_batch_size,
+                                          verbose=0))
+        labels = q.argmax(axis=1)
+        delta = None if self.labels is None else float(np.mean(labels != self.labels))
+        self._target.assign(target_distribution(q))
+        self.labels = labels
+        self._refreshed_at = self._steps()
+        return delta
+
+    def _steps(self):
+        return int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0
+
+    def _start(self):
+        """The first epoch of a fit: centres, `p` and labels from the current weights."""
+        self._started = True
+        if not self.model.centers_initialized:
+            self.model.init_centers(self.x, n_init=self.n_init, seed=self.seed,
+                                    batch_size=self.predict_batch_size)
+        self._refresh()
+
+    def on_train_begin(self, logs=None):
+        # The weights may still be restored by BackupAndRestore after this: wait for
+        # the first epoch before reading them.
+        self._started = False
+        self.converged = False
+        self.labels = None
+        self.history = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:
+            self._start()
+        self._order.assign(self._batch_order(epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        delta = self._refresh()
+        entry = {"epoch": int(epoch), "iteration": self._refreshed_at, "delta_label": delta}
+        for key, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                entry[key] = float(value)
+        self.history.append(entry)
+        if logs is not None:
+            logs["delta_label"] = delta
+        if self.verbose:
+            keras.utils.io_utils.print_msg(
+                f"DEC step {self._refreshed_at}: {delta:.2%} of labels changed")
+        if delta < self.tol:
+            self.converged = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if not self._started:  # no epoch ran (epochs=0, or a finished run resumed)
+            self._start()
+        elif self._refreshed_at != self._steps():  # stopped inside an epoch
+            self._refresh()
