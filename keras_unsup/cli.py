@@ -188,11 +188,14 @@ def _cmd_run(args):
         _print_metrics(metrics)
         return
     _print_metrics(metrics)
+    if metrics.get("short_run"):
+        print(metrics["short_run"])
     print(f"written to {out}/")
 
 
 def _print_metrics(metrics):
-    shown = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    shown = {k: v for k, v in metrics.items()
+             if not isinstance(v, (dict, list)) and k != "short_run"}
     width = max(len(k) for k in shown)
     for key, value in shown.items():
         text = f"{value:.4f}" if isinstance(value, float) else str(value)

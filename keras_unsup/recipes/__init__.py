@@ -137,8 +137,15 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
     if run:
         result["optimizer_steps"] = steps
         result["optimizer_steps_this_call"] = steps - steps_before
+    # The clustering methods' codes come from their pretraining: its steps decide.
+    learned = metrics.get("pretrain_steps", steps if run else None)
+    if learned is not None and learned < recipe.min_steps:
+        result["short_run"] = (
+            f"short run: {learned:,} optimizer steps, below the {recipe.min_steps:,} "
+            f"{method} needs to learn at all; results are not representative "
+            f"(give it more --epochs)")
     run.write_json("metrics.json", result)
-    run.update_state(status="finished", metrics=result)
+    run.update_state(status="finished", phase="finished", metrics=result)
     return result
 
 

@@ -47,6 +47,7 @@ OPTIONS = {
     "vae": _common_options(10, "l2"),
 }
 VALIDATION_SHARE = 0.1
+MIN_STEPS = 200  # below this an autoencoder reconstructs little more than the mean image
 
 
 def _split_validation(x, seed):
@@ -128,6 +129,8 @@ def train_autoencoder(method, config, data, run):
         verbose=config.verbose,
     )
 
+    run.phase("evaluating")
+    _reset_noise(autoencoder, config.seed)
     test_inputs = data.x_test
     if noise is not None:
         test_inputs = keras.ops.convert_to_numpy(
@@ -153,9 +156,11 @@ def train_autoencoder(method, config, data, run):
                                           else settings["kmeans_normalize"])
         metrics.update(scores)
     if run:
+        run.phase("plotting")
         _write_figures(run, data, test_inputs, recon, codes, config.seed, noisy=noise is not None)
         if method == "vae":
             _write_prior_samples(run, decoder, settings["code_size"], config.seed)
+        run.phase("saving")
         run.save_model(autoencoder, "model.keras")
         run.save_model(encoder, "encoder.keras")
         if decoder is not None:
@@ -179,6 +184,19 @@ def _write_figures(run, data, inputs, recon, codes, seed, noisy):
     run.save_figure(fig, "latent.png")
 
 
+def _reset_noise(model, seed):
+    """Puts every seed generator in `model` (the VAE's `Sampling`) in one state, so the
+    evaluation draws the same noise however the weights were obtained (trained now, or
+    loaded by a resumed run)."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                state = value.state
+                value.state.assign(keras.ops.cast([int(seed), 0], state.dtype))
+
+
 def prior_samples(decoder, latent_dim, n=64, seed=0):
     """Images decoded from `n` codes drawn from the VAE's prior N(0, I)."""
     z = np.random.default_rng(seed).standard_normal((n, int(latent_dim))).astype(np.float32)
@@ -194,7 +212,8 @@ def _write_prior_samples(run, decoder, latent_dim, seed):
 
 
 def _make(method, summary):
-    @register(method, family="autoencoders", summary=summary, options=OPTIONS[method])
+    @register(method, family="autoencoders", summary=summary, options=OPTIONS[method],
+              min_steps=MIN_STEPS)
     def run_method(config, data, run):
         metrics, _ = train_autoencoder(method, config, data, run)
         return metrics

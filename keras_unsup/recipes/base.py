@@ -67,15 +67,18 @@ class Recipe:
     fn: object
     clusters: bool = True  # whether it reports ACC/NMI/ARI (shown by the benchmark)
     options: tuple = ()
+    min_steps: int = 0  # optimizer steps below which the method has not learned at all
 
 
 RECIPES = {}
 
 
-def register(name, *, family, summary, clusters=True, options=()):
+def register(name, *, family, summary, clusters=True, options=(), min_steps=0):
     """Decorator that registers `fn(config, data, run) -> dict` as method `name`, with
     its `options` (a sequence of `Option`), the one declaration `--set`, `run_recipe`,
-    `--help` and `metrics.json` read."""
+    `--help` and `metrics.json` read. `min_steps`: the optimizer steps (all the run's
+    fits, a pretraining included) below which the method cannot have learned; a shorter
+    run is flagged as such in its metrics (`short_run`)."""
 
     def wrap(fn):
         if name in RECIPES:
@@ -83,7 +86,8 @@ def register(name, *, family, summary, clusters=True, options=()):
         names = [o.name for o in options]
         if len(set(names)) != len(names):
             raise ValueError(f"Recipe {name!r} declares an option twice: {names}")
-        RECIPES[name] = Recipe(name, family, summary, fn, clusters, tuple(options))
+        RECIPES[name] = Recipe(name, family, summary, fn, clusters, tuple(options),
+                               int(min_steps))
         return fn
 
     return wrap
@@ -148,6 +152,11 @@ class RunDir:
         state.update(changes)
         self.write_json(self.STATE, state)
         return state
+
+    def phase(self, name):
+        """Records the phase the run is in (`"training"`, `"evaluating"`, `"plotting"`,
+        `"saving"`, ...) in the run-state file, for a user (or a test) watching it."""
+        self.update_state(phase=name)
 
     def cached_array(self, name, key, compute):
         """The result of a phase (a NumPy array), computed once per `key`.

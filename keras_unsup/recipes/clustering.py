@@ -45,6 +45,8 @@ PRETRAIN = {"batch_size": 256, "quick_epochs": 10,
 QUICK_MAX_ITER = 300  # DEC/IDEC steps in quick mode
 PLOT_POINTS = 1500  # points in the embedding plots (t-SNE time grows with them)
 MAX_ITER = 5000  # DEC/IDEC steps when the option `max_iter` is not given
+# Pretraining steps below which the autoencoder's codes are barely trained.
+MIN_STEPS = 1000
 
 _COMMON = [
     Option("n_clusters", "int", None, "number of clusters (default: the number of classes)",
@@ -172,9 +174,14 @@ def write_figures(run, features, labels, y, *, seed=0, class_names=None,
 
 
 def _finish(config, data, run, features, labels, title, extra):
+    run.phase("plotting")
     y = _labels(data)
     metrics = {**_scores(y, labels), "n_clusters": len(np.unique(labels)),
                "n_clustered": len(labels), **extra}
+    if "pretrain_epochs" in extra:
+        # What decides whether the codes mean anything (run_recipe flags a short run).
+        batch = int(config.batch_size or PRETRAIN["batch_size"])
+        metrics["pretrain_steps"] = int(extra["pretrain_epochs"]) * -(-len(labels) // batch)
     if run:
         np.save(run.file("labels.npy"), np.asarray(labels, np.int64))
     write_figures(run, features, np.asarray(labels), y, seed=config.seed,
@@ -367,7 +374,7 @@ def _codes(config, data, run):
     return autoencoder, encoder, decoder, codes, info
 
 
-@register("ae-kmeans", family=FAMILY, options=OPTIONS["ae-kmeans"], summary="k-means on the codes of a dense autoencoder")
+@register("ae-kmeans", family=FAMILY, options=OPTIONS["ae-kmeans"], min_steps=MIN_STEPS, summary="k-means on the codes of a dense autoencoder")
 def run_ae_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
@@ -381,7 +388,7 @@ def run_ae_kmeans(config, data, run):
                    {**info, "cluster_time_s": watch.seconds})
 
 
-@register("ae-gmm", family=FAMILY, options=OPTIONS["ae-gmm"], summary="full-covariance GMM on the codes of a dense autoencoder")
+@register("ae-gmm", family=FAMILY, options=OPTIONS["ae-gmm"], min_steps=MIN_STEPS, summary="full-covariance GMM on the codes of a dense autoencoder")
 def run_ae_gmm(config, data, run):
     k = _n_clusters(config, data, len(data.x_all))
     s = _settings(config, "ae-gmm")
@@ -404,7 +411,7 @@ def umap_embedding(codes, n_components, *, n_neighbors=20, min_dist=0.0, seed=0)
     return np.asarray(reducer.fit_transform(codes), np.float32)
 
 
-@register("ae-umap-gmm", family=FAMILY, options=OPTIONS["ae-umap-gmm"],
+@register("ae-umap-gmm", family=FAMILY, options=OPTIONS["ae-umap-gmm"], min_steps=MIN_STEPS,
           summary="autoencoder codes -> UMAP -> GMM (N2D-style manifold clustering)")
 def run_ae_umap_gmm(config, data, run):
     k = _n_clusters(config, data, len(data.x_all))
@@ -495,12 +502,12 @@ def _copy(model):
     return clone
 
 
-@register("dec", family=FAMILY, options=OPTIONS["dec"], summary="Deep Embedded Clustering on a pretrained autoencoder")
+@register("dec", family=FAMILY, options=OPTIONS["dec"], min_steps=MIN_STEPS, summary="Deep Embedded Clustering on a pretrained autoencoder")
 def run_dec(config, data, run):
     return _run_dec("dec", config, data, run)
 
 
-@register("idec", family=FAMILY, options=OPTIONS["idec"], summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
+@register("idec", family=FAMILY, options=OPTIONS["idec"], min_steps=MIN_STEPS, summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
 def run_idec(config, data, run):
     return _run_dec("idec", config, data, run)
 

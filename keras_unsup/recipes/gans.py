@@ -65,6 +65,10 @@ OPTIONS = {
     ] + _COMMON,
 }
 
+# Updates of both optimizers below which a GAN's samples and codes mean nothing yet
+# (a few hundred generator steps).
+MIN_STEPS = 1000
+
 # Trained Fréchet classifiers, one per dataset (the benchmark runs several GANs on one).
 _FRECHET_CACHE = {}
 
@@ -260,6 +264,7 @@ def train_gan(method, config, data, run):
         metrics["stopped_reason"] = guard.stopped_reason
     if guard.collapse_epochs:
         metrics["collapse_warning_epochs"] = [e + 1 for e in guard.collapse_epochs]
+    run.phase("evaluating")
     n_frechet = settings["n_frechet"]
     n_probe = settings["n_probe_train"]
     metrics.update(
@@ -274,7 +279,9 @@ def train_gan(method, config, data, run):
     )
     metrics["diversity_ratio"] = guard.diversity_ratio()
     if run:
+        run.phase("plotting")
         _write_figures(run, model, data, history, config.seed)
+        run.phase("saving")
         run.save_model(model, "model.keras")
     return metrics, model
 
@@ -303,7 +310,7 @@ def _write_figures(run, model, data, history, seed):
             run.save_figure(fig, "clusters.png")
 
 
-@register("dcgan", family="generative", options=OPTIONS["dcgan"], summary="DCGAN (non-saturating loss)", clusters=False)
+@register("dcgan", family="generative", options=OPTIONS["dcgan"], min_steps=MIN_STEPS, summary="DCGAN (non-saturating loss)", clusters=False)
 def run_dcgan(config, data, run):
     return train_gan("dcgan", config, data, run)[0]
 
@@ -312,6 +319,7 @@ def run_dcgan(config, data, run):
     "infogan",
     family="generative",
     options=OPTIONS["infogan"],
+    min_steps=MIN_STEPS,
     summary="InfoGAN (categorical + continuous codes; Q's category as clusters)",
     clusters=True,
 )
@@ -319,6 +327,6 @@ def run_infogan(config, data, run):
     return train_gan("infogan", config, data, run)[0]
 
 
-@register("wgan-gp", family="generative", options=OPTIONS["wgan-gp"], summary="WGAN with gradient penalty", clusters=False)
+@register("wgan-gp", family="generative", options=OPTIONS["wgan-gp"], min_steps=MIN_STEPS, summary="WGAN with gradient penalty", clusters=False)
 def run_wgan_gp(config, data, run):
     return train_gan("wgan-gp", config, data, run)[0]

@@ -59,6 +59,9 @@ OPTIONS = {
 }
 
 
+MIN_STEPS = 500  # contrastive and pretext training below this learns next to nothing
+
+
 def _settings(config, method):
     settings = {**BUDGETS[method], **config.options}
     settings.setdefault("crop_scale", None)
@@ -204,27 +207,29 @@ def train_self_supervised(method, config, data, run):
     for key, values in history.history.items():
         if values:
             metrics[f"final_{key}"] = float(values[-1])
+    run.phase("evaluating")
     metrics.update(evaluate_embeddings(
         model.encoder, data, run=run, seed=config.seed, plot=bool(settings["plot"]),
         tsne_points=int(settings["tsne_points"]),
         title=f"{method} on {data.name}: t-SNE of test embeddings"))
+    run.phase("saving")
     run.save_model(model)
     return metrics, model
 
 
-@register("moco", family="self-supervised", clusters=True, options=OPTIONS["moco"],
+@register("moco", family="self-supervised", clusters=True, options=OPTIONS["moco"], min_steps=MIN_STEPS,
           summary="MoCo: momentum key encoder and a queue of negatives (InfoNCE)")
 def run_moco(config, data, run):
     return train_self_supervised("moco", config, data, run)[0]
 
 
-@register("simclr", family="self-supervised", clusters=True, options=OPTIONS["simclr"],
+@register("simclr", family="self-supervised", clusters=True, options=OPTIONS["simclr"], min_steps=MIN_STEPS,
           summary="SimCLR: NT-Xent contrastive loss with in-batch negatives")
 def run_simclr(config, data, run):
     return train_self_supervised("simclr", config, data, run)[0]
 
 
-@register("rotnet", family="self-supervised", clusters=True, options=OPTIONS["rotnet"],
+@register("rotnet", family="self-supervised", clusters=True, options=OPTIONS["rotnet"], min_steps=MIN_STEPS,
           summary="Rotation prediction (0/90/180/270 degrees) as a pretext task")
 def run_rotnet(config, data, run):
     return train_self_supervised("rotnet", config, data, run)[0]

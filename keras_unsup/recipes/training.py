@@ -77,10 +77,15 @@ class RunStateLogger(keras.callbacks.Callback):
 
 
 def _optimizer_steps(model):
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not hasattr(optimizer, "iterations"):
+    """Updates made by the model's optimizers (a GAN has two: both are counted)."""
+    optimizers = []
+    for attr in ("optimizer", "g_optimizer", "d_optimizer"):
+        optimizer = getattr(model, attr, None)
+        if hasattr(optimizer, "iterations") and all(optimizer is not o for o in optimizers):
+            optimizers.append(optimizer)
+    if not optimizers:
         return None
-    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+    return sum(int(keras.ops.convert_to_numpy(o.iterations)) for o in optimizers)
 
 
 def _history(entry):
@@ -152,7 +157,7 @@ def fit(model, train_ds, *, epochs, run, n_images, validation_data=None, patienc
     # A finished fit asked for more epochs trains on from its last backup.
     entry.update(wanted, done=False)
     fits[name] = entry
-    run.update_state(fits=fits)
+    run.update_state(fits=fits, phase=f"training {name}")
     before = entry.get("optimizer_steps") or 0
     # The backup is kept after training (delete_checkpoint=False): the run state says the
     # fit is done, and a run interrupted in a later phase resumes without training again.

@@ -121,19 +121,19 @@ def test_bad_crop_scale_is_refused_before_training(bad):
 
 
 def test_crop_scale_reaches_the_views(monkeypatch):
-    from keras_unsup.recipes import self_supervised
+    from keras_unsup.data import views
 
     seen = {}
-    real = self_supervised.default_augmentation
+    real = views.default_augmentation
 
     def spy(name, seed=None, **overrides):
         seen.update(overrides)
         return real(name, seed=seed, **overrides)
 
-    monkeypatch.setattr(self_supervised, "default_augmentation", spy)
+    monkeypatch.setattr(views, "default_augmentation", spy)
     metrics = run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, plot=False,
                          crop_scale=[0.6, 1.0])
-    assert seen == {"crop_scale": (0.6, 1.0)} and metrics["crop_scale"] == (0.6, 1.0)
+    assert seen == {"crop_scale": [0.6, 1.0]} and metrics["crop_scale"] == [0.6, 1.0]
 
 
 def test_filters_widen_the_convnet_and_are_reported(tmp_path):
