@@ -10,7 +10,6 @@ interrupted ablation resumes: finished cells are read back, the running one
 resumes from its last epoch.
 """
 
-import json
 from pathlib import Path
 
 from keras_unsup.checks import check_choice, check_number, check_positive_int
@@ -89,14 +88,12 @@ def ablate(method="moco", queue_sizes=DEFAULT_QUEUES, momenta=DEFAULT_MOMENTA,
     for queue_size, momentum in grid:
         if bar is not None:
             bar.set_postfix_str(f"queue {queue_size}, momentum {momentum:g}")
-        cell = out / cell_name(queue_size, momentum)
-        finished = cell / "metrics.json"
-        if finished.is_file():
-            metrics = json.loads(finished.read_text())
-        else:
-            metrics = run_recipe(method, dataset, epochs=epochs, seed=seed, out_dir=cell,
-                                 quick=quick, verbose=verbose, data=data, queue_size=queue_size,
-                                 momentum=momentum, plot=plot)
+        # Each cell is an ordinary run folder: a finished cell gives back its metrics, an
+        # interrupted one resumes (run_recipe's one resume mechanism).
+        metrics = run_recipe(method, dataset, epochs=epochs, seed=seed,
+                             out_dir=out / cell_name(queue_size, momentum), quick=quick,
+                             verbose=verbose, data=data, queue_size=queue_size,
+                             momentum=momentum, plot=plot)
         rows.append({"queue_size": queue_size, "momentum": momentum,
                      **{k: metrics.get(k) for k in (*TABLE_METRICS, "ari", "images_per_second",
                                                      "wall_time_s", "epochs")}})
