@@ -6,11 +6,13 @@ writes what it makes through `run` (a `RunDir`), and returns its metrics; the
 caller adds the common fields and writes `metrics.json`.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +137,8 @@ class RunDir:
         """Saves `model` as `name`, atomically (an interrupted save leaves the old file)."""
         if self.path is not None:
             tmp = self.path / f".{name}.tmp.keras"
-            model.save(tmp)
+            with quiet_keras_saving():
+                model.save(tmp)
             os.replace(tmp, self.path / name)
 
     # --- the run-state file ----------------------------------------------------------
@@ -187,6 +190,17 @@ class RunDir:
         if path is None or not path.is_file():
             return None
         return json.loads(path.read_text())
+
+
+@contextlib.contextmanager
+def quiet_keras_saving():
+    """Hides the one warning Keras' own weight saving raises under NumPy 2 (its
+    `np.array(variable)` without a `copy` keyword): our backups and saved models cause
+    it, the user's code does not, and there is nothing for them to change."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept a copy",
+                                category=DeprecationWarning)
+        yield
 
 
 def _jsonable(value):
@@ -285,3 +299,4 @@ def epochs_for(config, defaults, dataset_name):
     if config.quick:
         return defaults.get("quick_epochs", 2)
     return defaults.get("epochs", {}).get(dataset_name, defaults.get("default_epochs", 10))
+

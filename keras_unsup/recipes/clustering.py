@@ -29,7 +29,6 @@ DEC and IDEC from their last refresh of the target distribution, UMAP from its s
 embedding (both computed afresh when the pretraining they came from has changed).
 """
 
-import json
 
 import numpy as np
 
@@ -116,6 +115,7 @@ def _settings(config, method):
 def _n_clusters(config, data, n):
     from keras_unsup.checks import check_int
 
+    _require_in_memory(data, config.method, config.option_flag)
     value = config.option("n_clusters", data.n_classes)
     if value is None:
         raise ValueError("The dataset has no labels, so the number of clusters is unknown: "
@@ -124,7 +124,19 @@ def _n_clusters(config, data, n):
     return check_int(value, config.label("n_clusters"), 2, n)
 
 
+# Clustering fits on every image (and its codes) at once: a streamed folder is refused.
+_IN_MEMORY_WHY = ("the clustering methods fit on every image (pixels or autoencoder codes of "
+                  "`x_all`) at once")
+
+
+def _require_in_memory(data, method="clustering", flag=None):
+    from keras_unsup.recipes.common import require_in_memory
+
+    require_in_memory(data, method, _IN_MEMORY_WHY, flag=flag)
+
+
 def _images(data):
+    _require_in_memory(data)
     x = data.x_all
     if not np.all(np.isfinite(x)):
         raise ValueError("The images must hold only finite values; they hold NaN or infinity.")
@@ -303,27 +315,6 @@ def _pretrain_key(config, data):
             "code_size": int(config.options["code_size"]),
             "hidden_units": list(config.options["hidden_units"]),
             "batch_size": int(config.batch_size or PRETRAIN["batch_size"]), "seed": config.seed}
-
-
-def _drop_state_of_other_pretraining(config, data, run, names):
-    """Deletes the saved state `names` (in the run's checkpoints) when it was computed
-    from another pretraining than this run's, e.g. before the pretraining was extended:
-    a rerun then recomputes it from the new codes instead of resuming from the old."""
-    import shutil
-
-    if not run:
-        return
-    stamp = run.checkpoint_dir / "pretrain_key.json"
-    key = _pretrain_key(config, data)
-    if stamp.is_file() and json.loads(stamp.read_text()) == key:
-        return
-    for name in names:
-        path = run.checkpoint_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    stamp.write_text(json.dumps(key))
 
 
 def _extends(saved_key, key):

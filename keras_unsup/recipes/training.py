@@ -20,7 +20,7 @@ import time
 
 import keras
 
-from keras_unsup.recipes.base import _jsonable
+from keras_unsup.recipes.base import _jsonable, quiet_keras_saving
 
 
 class Throughput(keras.callbacks.Callback):
@@ -85,7 +85,8 @@ def _optimizer_steps(model):
             optimizers.append(optimizer)
     if not optimizers:
         return None
-    return sum(int(keras.ops.convert_to_numpy(o.iterations)) for o in optimizers)
+    # through a tensor: NumPy 2 warns on np.array(variable) (Keras' convert_to_numpy)
+    return sum(int(keras.ops.convert_to_tensor(o.iterations)) for o in optimizers)
 
 
 def _history(entry):
@@ -165,11 +166,12 @@ def fit(model, train_ds, *, epochs, run, n_images, validation_data=None, patienc
     cbs.append(RunStateLogger(run, name, throughput))
     # shuffle=False: our tf.data pipelines reshuffle every epoch themselves (and Keras
     # warns about its own default for a dataset).
-    model.fit(train_ds, epochs=epochs, validation_data=validation_data, callbacks=cbs,
-              verbose=verbose, steps_per_epoch=steps_per_epoch, shuffle=False)
-    backup_dir.mkdir(parents=True, exist_ok=True)
-    tmp = backup_dir / ".final.tmp.weights.h5"
-    model.save_weights(tmp)
+    with quiet_keras_saving():  # BackupAndRestore saves weights after every epoch
+        model.fit(train_ds, epochs=epochs, validation_data=validation_data, callbacks=cbs,
+                  verbose=verbose, steps_per_epoch=steps_per_epoch, shuffle=False)
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        tmp = backup_dir / ".final.tmp.weights.h5"
+        model.save_weights(tmp)
     os.replace(tmp, final_weights)
     fits = run.read_state().get("fits", {})
     entry = fits.get(name, entry)
