@@ -1,4 +1,8 @@
-"""Executes every notebook in a folder top to bottom; fails on the first error."""
+"""Executes notebooks top to bottom (a folder's, or the files given); fails on the first error.
+
+    python .ci/run_notebooks.py notebooks                      # every notebook
+    KERAS_UNSUP_QUICK=1 python .ci/run_notebooks.py notebooks/02_vae.ipynb   # one, quick mode
+"""
 
 import sys
 import time
@@ -8,10 +12,13 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def main(folder):
-    paths = sorted(Path(folder).glob("*.ipynb"))
+def main(*targets):
+    paths = []
+    for target in targets or ("notebooks",):
+        target = Path(target)
+        paths += sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
     if not paths:
-        print(f"no notebooks in {folder}")
+        print(f"no notebooks in {', '.join(targets)}")
         return 0
     for path in paths:
         start = time.perf_counter()
@@ -23,4 +30,4 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "notebooks"))
+    sys.exit(main(*sys.argv[1:]))
