@@ -406,3 +406,46 @@ def two_view_dataset(x, batch_size=256, *, augmentation=None, seed=None, shuffle
     return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
                          drop_remainder=drop_remainder, map_fn=views, repeat=repeat,
                          parallel_map=False)
+
+
+def two_view_stream(ds, *, augmentation=None, seed=None):
+    """Turns a `tf.data.Dataset` of image batches into one of `(view_1, view_2)` pairs.
+
+    The streaming counterpart of `two_view_dataset`, for batches that are not held in
+    memory (e.g. `FolderDataset.train_stream(..., drop_remainder=True)`): each batch
+    is augmented twice by the same augmentation, one batch at a time and in order, so
+    a seeded augmentation gives the same views on every run.
+
+    Args:
+        ds: a dataset of float32 image batches `(batch, height, width, channels)`.
+        augmentation: a layer (or any callable on a batch tensor) making one view;
+            default `ContrastiveAugmentation(seed=seed)`.
+        seed: seed of the default augmentation.
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(view_1, view_2)` pairs.
+
+    Example:
+
+    >>> ds = two_view_stream(data.train_stream(256, seed=0, drop_remainder=True), seed=0)
+    """
+    import tensorflow as tf
+
+    if augmentation is None:
+        augmentation = ContrastiveAugmentation(seed=seed)
+    if not callable(augmentation):
+        raise ValueError(f"`augmentation` must be a layer or callable. Received: {augmentation!r}")
+    if not isinstance(ds, tf.data.Dataset):
+        raise ValueError(f"`ds` must be a tf.data.Dataset of image batches. "
+                         f"Received: ds of type {type(ds).__name__}")
+
+    def view(batch):
+        if isinstance(augmentation, keras.layers.Layer):
+            return augmentation(batch, training=True)
+        return augmentation(batch)
+
+    def views(batch):
+        return view(batch), view(batch)
+
+    # One call at a time: the augmentation's seed state advances in a fixed order.
+    return ds.map(views, num_parallel_calls=None, deterministic=True).prefetch(tf.data.AUTOTUNE)

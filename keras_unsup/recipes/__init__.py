@@ -45,11 +45,17 @@ def get_recipe(method):
 
 
 def load_run_data(config):
-    """The dataset of a run, shrunk in quick mode."""
+    """The dataset of a run, shrunk in quick mode.
+
+    A large folder streams (`FolderDataset`); in quick mode it stays a stream of a
+    subset of its files (nothing is decoded here), so a quick run follows the same
+    streamed path as the full one.
+    """
     from keras_unsup.data import load_dataset
 
     data = load_dataset(config.dataset, seed=0)
     if config.quick:
+        # Dataset.subset draws images, FolderDataset.subset draws files: the same sizes.
         data = data.subset(QUICK_TRAIN, QUICK_TEST, seed=config.seed)
     return data
 
@@ -126,8 +132,8 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
         "dataset": data.name,
         "seed": config.seed,
         "quick": config.quick,
-        "n_train": int(len(data.x_train)),
-        "n_test": int(len(data.x_test)),
+        "n_train": int(data.n_train),
+        "n_test": int(data.n_test),
         "options": resolved,
         **metrics,
         "wall_time_s": watch.seconds,

@@ -4,6 +4,11 @@ Each trains on the training images only (10% of them held out for early stopping
 as the classic tutorials do with a validation split), then reports on the test
 images: reconstruction error (the VAE: negative ELBO per image), and ACC/NMI/ARI
 of k-means on the codes. Labels are used only for scoring and colouring plots.
+
+A streamed folder (`data.is_streaming`) trains the same way from `data.train_stream`:
+10% of the train files are held out and early stopping watches a stream of them; the
+test images are read batch by batch for the scores and encoded with `data.encode`, so
+only codes and labels are held whole.
 """
 
 import numpy as np
@@ -96,6 +101,8 @@ def train_autoencoder(method, config, data, run):
     from keras_unsup.recipes import training
     from keras_unsup.recipes.common import encode
 
+    if data.is_streaming:
+        return _train_autoencoder_streamed(method, config, data, run)
     settings = _settings(config, method)
     epochs = epochs_for(config, settings, data.name)
     autoencoder, encoder, decoder = _build(method, data.image_shape, settings)
@@ -168,10 +175,11 @@ def train_autoencoder(method, config, data, run):
     return metrics, (autoencoder, encoder, decoder)
 
 
-def _write_figures(run, data, inputs, recon, codes, seed, noisy):
+def _write_figures(run, data, inputs, recon, codes, seed, noisy, originals=None):
     from keras_unsup import viz
 
-    fig = viz.plot_reconstructions(data.x_test[:10], recon[:10], n=10,
+    originals = data.x_test[:10] if originals is None else originals
+    fig = viz.plot_reconstructions(originals[:10], recon[:10], n=10,
                                    noisy=inputs[:10] if noisy else None)
     run.save_figure(fig, "reconstructions.png")
     from keras_unsup.embedding.projection import project_embeddings
@@ -182,6 +190,99 @@ def _write_figures(run, data, inputs, recon, codes, seed, noisy):
     fig = viz.plot_latent(points, labels, title="codes of the test images",
                           class_names=data.class_names)
     run.save_figure(fig, "latent.png")
+
+
+def _train_autoencoder_streamed(method, config, data, run):
+    """`train_autoencoder` for a streamed dataset: no image array is ever held whole.
+
+    Training reads `data.train_stream` (10% of the train files held out, as in memory,
+    for early stopping on a stream of them); the test split is read batch by batch for
+    the reconstruction error (and the VAE's negative ELBO), and encoded with
+    `data.encode`, so only the codes and labels are held. The figures show the first
+    10 test images, taken from the stream.
+    """
+    import keras
+
+    from keras_unsup.data.augment import SaltAndPepper
+    from keras_unsup.evaluation.metrics import kmeans_scores
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.common import hold_out, stream_sample
+
+    settings = _settings(config, method)
+    epochs = epochs_for(config, settings, data.name)
+    autoencoder, encoder, decoder = _build(method, data.image_shape, settings)
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    autoencoder.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+                        loss=_loss(method))
+    fit_data, val_data = hold_out(data, VALIDATION_SHARE, config.seed)
+    noise = None
+    if method == "denoising-ae":
+        noise = SaltAndPepper(settings["noise"], seed=config.seed, always=True)
+
+    def to_pair(batch):
+        return (batch if noise is None else noise(batch, training=True)), batch
+
+    train_ds = fit_data.train_stream(settings["batch_size"], seed=config.seed, map_fn=to_pair)
+    val_ds = val_data.stream("train", 1024, map_fn=to_pair)
+
+    shown = stream_sample(data, "test", 10)
+    callbacks = []
+    if run:
+        from keras_unsup.callbacks.reconstruction_grid import ReconstructionGrid
+
+        callbacks.append(ReconstructionGrid(shown, output_dir=run.file("epochs"),
+                                            every=max(1, epochs // 5), noise=noise))
+    history, throughput = training.fit(
+        autoencoder, train_ds, epochs=epochs, run=run, n_images=fit_data.n_train,
+        validation_data=val_ds, patience=settings["patience"], callbacks=callbacks,
+        verbose=config.verbose,
+    )
+
+    run.phase("evaluating")
+    _reset_noise(autoencoder, config.seed)
+    test_noise = None
+    if noise is not None:
+        test_noise = SaltAndPepper(settings["noise"], seed=config.seed + 1, always=True)
+    squared, count, shown_inputs, shown_recon = 0.0, 0, None, None
+    for batch in data.test_stream(1024).as_numpy_iterator():
+        inputs = batch
+        if test_noise is not None:
+            inputs = keras.ops.convert_to_numpy(test_noise(batch))
+        recon = np.asarray(autoencoder.predict_on_batch(inputs))
+        squared += float(np.sum((recon.astype(np.float64) - batch) ** 2))
+        count += batch.size
+        if shown_recon is None:
+            shown_inputs, shown_recon = inputs[:len(shown)], recon[:len(shown)]
+    metrics = {
+        "recon_mse": squared / max(count, 1),
+        "epochs_trained": (history.epoch[-1] + 1) if history.epoch else 0,
+        "images_per_second": throughput.images_per_second,
+        "code_size": settings["code_size"],
+    }
+    if method == "vae":
+        # Keras averages the loss over the test images (each batch weighted by its size):
+        # the negative ELBO per image, in nats, as in memory.
+        metrics["neg_elbo"] = float(autoencoder.evaluate(
+            data.test_stream(1024, map_fn=lambda x: (x, x)), verbose=0))
+    codes = data.encode(encoder, "test", batch_size=1024)
+    if data.y_test is not None:
+        k = data.n_classes or 10
+        scores, _ = kmeans_scores(codes, data.y_test, k, seed=config.seed,
+                                  normalize=None if settings["kmeans_normalize"] == "none"
+                                  else settings["kmeans_normalize"])
+        metrics.update(scores)
+    if run:
+        run.phase("plotting")
+        _write_figures(run, data, shown_inputs, shown_recon, codes, config.seed,
+                       noisy=noise is not None, originals=shown)
+        if method == "vae":
+            _write_prior_samples(run, decoder, settings["code_size"], config.seed)
+        run.phase("saving")
+        run.save_model(autoencoder, "model.keras")
+        run.save_model(encoder, "encoder.keras")
+        if decoder is not None:
+            run.save_model(decoder, "decoder.keras")
+    return metrics, (autoencoder, encoder, decoder)
 
 
 def _reset_noise(model, seed):

@@ -1,4 +1,6 @@
-"""Pieces several recipe families share: autoencoder pretraining and code extraction."""
+"""Pieces several recipe families share: autoencoder pretraining, code extraction, and
+the helpers of streamed datasets (a held-out part, a sample, the refusal of methods that
+need the images in memory)."""
 
 import keras
 import numpy as np
@@ -47,3 +49,80 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
                                  validation_data=val_ds, patience=patience,
                                  callbacks=callbacks, verbose=verbose)
     return autoencoder, encoder, decoder, throughput
+
+
+def hold_out(data, share, seed):
+    """Splits a streamed dataset's train split into a part to fit and a held-out part.
+
+    The streaming counterpart of holding out `share` of `x_train` for early stopping:
+    the same seeded permutation, drawn over the train files instead of the images, so
+    nothing is decoded here.
+
+    Args:
+        data: a streamed dataset (`FolderDataset`).
+        share: share of the train images held out (at least one is).
+        seed: seed of the split.
+
+    Returns:
+        `(fit_data, val_data)`, two datasets of the same kind whose train splits are the
+        images to fit and the held-out ones (`val_data.stream("train", ...)`); their
+        test splits are `data`'s.
+    """
+    if not hasattr(data, "files_train"):
+        raise ValueError(f"`data` must be a streamed folder dataset (a FolderDataset). "
+                         f"Received: data of type {type(data).__name__}")
+    n = data.n_train
+    if n < 2:
+        raise ValueError(f"The train split must hold at least 2 images to hold some out for "
+                         f"validation. Received: {n} train image(s) in {data.name!r}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(n * share))
+    files, y = data.files_train, data.y_train
+
+    def part(idx):
+        idx = np.sort(idx)
+        copy = data.subset()  # a copy sharing the folder's settings (size, mode, cache)
+        copy._set_files([files[i] for i in idx], data.files_test,
+                        None if y is None else y[idx], data.y_test)
+        return copy
+
+    return part(order[n_val:]), part(order[:n_val])
+
+
+def stream_sample(data, split="test", n=10):
+    """The first `n` images of `split`, read from the stream (for figures)."""
+    n = int(min(n, data.split_size(split)))
+    return next(data.stream(split, max(n, 1), shuffle=False).as_numpy_iterator())[:n]
+
+
+def require_in_memory(data, method, why, *, flag=None):
+    """Refuses a streamed dataset for a method that needs every image in memory.
+
+    Called first thing by such a recipe (the GANs, the clustering family), so the
+    refusal comes before any work (and before any image is decoded).
+
+    Args:
+        data: the run's dataset.
+        method: the method's name, for the message.
+        why: what the method holds in memory, for the message.
+        flag: the `RunConfig.option_flag` (`"--set"` on the command line), which
+            says whether the user typed `--dataset` or `dataset=`.
+
+    Raises:
+        ValueError: `data.is_streaming` is true.
+    """
+    if not getattr(data, "is_streaming", False):
+        return
+    from keras_unsup.data import folder
+
+    label = "--dataset" if flag else "dataset"
+    n = int(data.n_train) + int(data.n_test)
+    size = data.decoded_bytes() if hasattr(data, "decoded_bytes") else None
+    over = size is not None and size > folder.STREAM_THRESHOLD_BYTES
+    amount = "" if size is None else f", {size / 2**20:,.1f} MiB as float32"
+    raise ValueError(
+        f"`{label}` {data.name!r} is streamed ({n:,} images{amount}, "
+        f"{'larger than memory' if over else 'streamed as asked'}); {method} needs the "
+        f"images in memory: {why}. Train a method that learns from a stream (the "
+        f"autoencoder and self-supervised families), or read a smaller folder into memory "
+        f"(`load_dataset(folder, stream=False)`). Received: {label}={data.name!r}")

@@ -205,7 +205,10 @@ def train_gan(method, config, data, run):
     from keras_unsup.callbacks.generated_images import GeneratedImages
     from keras_unsup.data.pipeline import image_dataset
     from keras_unsup.recipes import training
+    from keras_unsup.recipes.common import require_in_memory
 
+    require_in_memory(data, method, "its training pipeline and the GAN guard hold the "
+                      "train and test images as arrays", flag=config.option_flag)
     settings = _settings(config, method, data)
     epochs = epochs_for(config, settings, data.name)
     if data.x_train.ndim != 4:

@@ -7,6 +7,11 @@ ACC/NMI/ARI on the test embeddings, and a t-SNE plot coloured by label. The opti
 `init_model` (the `model.keras` of an earlier run of the same method) trains that
 model further, optimizer state included: `keras-unsup run moco --epochs 10 --set
 init_model=runs/moco-fashion_mnist/model.keras --out runs/moco-more`.
+
+A streamed folder (`data.is_streaming`) trains from `data.train_stream` (whole batches;
+the two views of MoCo and SimCLR are a map on the stream, `views.two_view_stream`), and
+its embeddings are computed with `data.encode`, so only embeddings and labels are held.
+Self-supervised training has no validation split, streamed or not.
 """
 
 import numpy as np
@@ -114,7 +119,8 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
 
     Args:
         encoder: a model from images to flat embeddings.
-        data: a `Dataset`; probes fit on the training split and score on the test one.
+        data: a `Dataset` or a streamed `FolderDataset` (encoded batch by batch); probes
+            fit on the training split and score on the test one.
         run: a `RunDir` for the t-SNE plot (`tsne.png`), or `None`.
         seed: seed of k-means and t-SNE.
         title: title of the plot.
@@ -130,8 +136,12 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
 
     if data.y_train is None or data.y_test is None:
         return {}
-    train_codes = encode(encoder, data.x_train)
-    test_codes = encode(encoder, data.x_test)
+    if data.is_streaming:  # batch by batch: only the embeddings are held
+        train_codes = data.encode(encoder, "train", batch_size=1024)
+        test_codes = data.encode(encoder, "test", batch_size=1024)
+    else:
+        train_codes = encode(encoder, data.x_train)
+        test_codes = encode(encoder, data.x_test)
     metrics = {
         "linear_probe_acc": linear_probe_accuracy(train_codes, data.y_train, test_codes,
                                                   data.y_test),
@@ -159,17 +169,27 @@ def train_self_supervised(method, config, data, run):
     import keras
 
     from keras_unsup.data.pipeline import image_dataset
-    from keras_unsup.data.views import default_augmentation, two_view_dataset
+    from keras_unsup.data.views import default_augmentation, two_view_dataset, two_view_stream
     from keras_unsup.recipes import training
 
     settings = _settings(config, method)
     epochs = epochs_for(config, settings, data.name)
-    x = data.x_train
     n_sub = settings["train_images"]
-    if n_sub is not None:
-        if n_sub < len(x):
-            x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))]
-    batch_size = _batch_size(settings, len(x))
+    if data.is_streaming:
+        # A streamed folder trains from its stream; `train_images` draws files (the same
+        # seeded draw as the in-memory path's), and nothing is decoded here.
+        x, train_data = None, data
+        if n_sub is not None and n_sub < data.n_train:
+            train_data = data.subset(n_sub, None, seed=config.seed)
+        n_x = train_data.n_train
+    else:
+        x = data.x_train
+        if n_sub is not None:
+            if n_sub < len(x):
+                x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub,
+                                                                        replace=False))]
+        n_x = len(x)
+    batch_size = _batch_size(settings, n_x)
     if settings["init_model"]:
         # Go on training a saved model: its weights, queue and optimizer state carry over.
         model = load_init_model(settings["init_model"], _model_class(method), method,
@@ -181,17 +201,27 @@ def train_self_supervised(method, config, data, run):
         # lacks.
         model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     if method == "rotnet":
-        train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
+        if x is None:
+            train_ds = train_data.train_stream(batch_size, seed=config.seed, drop_remainder=True)
+        else:
+            train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
     else:
         overrides = {}
         if settings["crop_scale"] is not None:
             overrides["crop_scale"] = settings["crop_scale"]
         augmentation = default_augmentation(data.name, seed=config.seed, **overrides)
-        train_ds = two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
-    n_images = (len(x) // batch_size) * batch_size
+        if x is None:
+            # The views are a map on the stream, one batch at a time, in order.
+            train_ds = two_view_stream(
+                train_data.train_stream(batch_size, seed=config.seed, drop_remainder=True),
+                augmentation=augmentation)
+        else:
+            train_ds = two_view_dataset(x, batch_size, augmentation=augmentation,
+                                        seed=config.seed)
+    n_images = (n_x // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
-    metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": len(x),
+    metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": n_x,
                "images_per_second": throughput.images_per_second,
                **({"init_model": settings["init_model"]} if settings["init_model"] else {})}
     # From the model, not the settings: a model from `init_model` keeps its own.
