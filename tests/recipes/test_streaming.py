@@ -56,16 +56,28 @@ def test_dense_ae_trains_from_the_stream(streamed, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["n_train"] == 240
 
 
-def test_vae_and_denoising_score_the_test_stream(streamed):
+def test_vae_and_denoising_score_the_test_stream(streamed, image_folder, tmp_path):
     vae = run_recipe("vae", data=streamed, epochs=1, verbose=0, batch_size=64)
     assert np.isfinite(vae["neg_elbo"]) and vae["neg_elbo"] > 0
-    dae = run_recipe("denoising-ae", data=streamed, epochs=1, verbose=0, batch_size=64)
-    assert np.isfinite(dae["recon_mse"])
+    # with an on-disk cache, and the figures of noisy inputs
+    cached = load_dataset(str(image_folder), cache=str(tmp_path / "cache"))
+    assert cached.is_streaming
+    dae = run_recipe("denoising-ae", data=cached, epochs=2, verbose=0, batch_size=64,
+                     out_dir=tmp_path / "run")
+    assert np.isfinite(dae["recon_mse"]) and (tmp_path / "run" / "reconstructions.png").is_file()
+    assert any((tmp_path / "cache").iterdir())
 
 
-def test_moco_trains_from_a_two_view_stream(streamed):
-    metrics = run_recipe("moco", data=streamed, epochs=1, verbose=0, batch_size=32,
-                         queue_size=16, filters=[4, 4], embedding_dim=8, plot=False)
+def test_same_seed_gives_same_metrics_on_a_stream(streamed):
+    a = run_recipe("dense-ae", data=streamed, epochs=1, verbose=0, batch_size=64, seed=3)
+    b = run_recipe("dense-ae", data=streamed, epochs=1, verbose=0, batch_size=64, seed=3)
+    assert a["recon_mse"] == b["recon_mse"] and a["acc"] == b["acc"]
+
+
+@pytest.mark.parametrize("method, options", [("moco", {"queue_size": 16}), ("simclr", {})])
+def test_contrastive_methods_train_from_a_two_view_stream(streamed, method, options):
+    metrics = run_recipe(method, data=streamed, epochs=1, verbose=0, batch_size=32,
+                         filters=[4, 4], embedding_dim=8, plot=False, **options)
     assert metrics["n_train"] == 240 and metrics["train_images"] == 240
     assert 0 <= metrics["linear_probe_acc"] <= 1 and 0 <= metrics["knn_acc"] <= 1
     assert np.isfinite(metrics["final_loss"])
