@@ -210,7 +210,8 @@ def _finish(config, data, run, features, labels, title, extra):
 def run_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
-    x = _images(data).reshape(len(data.x_all), -1)
+    x = _images(data)
+    x = x.reshape(len(x), -1)
     k = _n_clusters(config, data, len(x))
     s = _settings(config, "kmeans")
     with Stopwatch() as watch:
@@ -223,7 +224,8 @@ def run_kmeans(config, data, run):
 def run_gmm(config, data, run):
     from sklearn.decomposition import PCA
 
-    x = _images(data).reshape(len(data.x_all), -1)
+    x = _images(data)
+    x = x.reshape(len(x), -1)
     k = _n_clusters(config, data, len(x))
     s = _settings(config, "gmm")
     with Stopwatch() as watch:
@@ -369,7 +371,7 @@ def _codes(config, data, run):
 def run_ae_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
-    k = _n_clusters(config, data, len(data.x_all))
+    k = _n_clusters(config, data, data.n_train + data.n_test)
     s = _settings(config, "ae-kmeans")
     autoencoder, _, _, codes, info = _codes(config, data, run)
     with Stopwatch() as watch:
@@ -381,7 +383,7 @@ def run_ae_kmeans(config, data, run):
 
 @register("ae-gmm", family=FAMILY, options=OPTIONS["ae-gmm"], min_steps=MIN_STEPS, summary="full-covariance GMM on the codes of a dense autoencoder")
 def run_ae_gmm(config, data, run):
-    k = _n_clusters(config, data, len(data.x_all))
+    k = _n_clusters(config, data, data.n_train + data.n_test)
     s = _settings(config, "ae-gmm")
     autoencoder, _, _, codes, info = _codes(config, data, run)
     with Stopwatch() as watch:
@@ -405,7 +407,7 @@ def umap_embedding(codes, n_components, *, n_neighbors=20, min_dist=0.0, seed=0)
 @register("ae-umap-gmm", family=FAMILY, options=OPTIONS["ae-umap-gmm"], min_steps=MIN_STEPS,
           summary="autoencoder codes -> UMAP -> GMM (N2D-style manifold clustering)")
 def run_ae_umap_gmm(config, data, run):
-    k = _n_clusters(config, data, len(data.x_all))
+    k = _n_clusters(config, data, data.n_train + data.n_test)
     s = _settings(config, "ae-umap-gmm")
     autoencoder, _, _, codes, info = _codes(config, data, run)
     n_components = int(s["umap_components"] or k)
