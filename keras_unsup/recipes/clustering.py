@@ -32,7 +32,7 @@ embedding (both computed afresh when the pretraining they came from has changed)
 
 import numpy as np
 
-from keras_unsup.recipes.base import RunDir, Stopwatch, epochs_for, register
+from keras_unsup.recipes.base import RunDir, Stopwatch, _jsonable, epochs_for, register
 from keras_unsup.recipes.options import Option
 
 FAMILY = "clustering"
@@ -135,8 +135,8 @@ def _require_in_memory(data, method="clustering", flag=None):
     require_in_memory(data, method, _IN_MEMORY_WHY, flag=flag)
 
 
-def _images(data):
-    _require_in_memory(data)
+def _images(data, config):
+    _require_in_memory(data, config.method, config.option_flag)
     x = data.x_all
     if not np.all(np.isfinite(x)):
         raise ValueError("The images must hold only finite values; they hold NaN or infinity.")
@@ -210,7 +210,7 @@ def _finish(config, data, run, features, labels, title, extra):
 def run_kmeans(config, data, run):
     from sklearn.cluster import KMeans
 
-    x = _images(data)
+    x = _images(data, config)
     x = x.reshape(len(x), -1)
     k = _n_clusters(config, data, len(x))
     s = _settings(config, "kmeans")
@@ -224,7 +224,7 @@ def run_kmeans(config, data, run):
 def run_gmm(config, data, run):
     from sklearn.decomposition import PCA
 
-    x = _images(data)
+    x = _images(data, config)
     x = x.reshape(len(x), -1)
     k = _n_clusters(config, data, len(x))
     s = _settings(config, "gmm")
@@ -250,117 +250,69 @@ def pretrained_autoencoder(config, data, run):
     """The dense autoencoder of a run, trained on `x_all` once and reused.
 
     With the option `ae_dir` the autoencoder lives in that folder (shared between
-    runs); otherwise in `run`'s `pretrain/` folder. Returns `(autoencoder, encoder,
-    decoder, info)`, `info` holding the pretraining's time and throughput.
+    runs); otherwise in `run`'s `pretrain/` folder. Either way it is one fit of the run
+    state (`training.fit`, named `pretrain`, keyed by its settings): a finished
+    pretraining is reused, an interrupted one resumes from its last finished epoch, and
+    asking for more epochs trains the saved autoencoder on from where it stopped
+    (optimizer state included). Other settings, or fewer epochs than the folder holds,
+    are refused with an error naming the folder. Returns `(autoencoder, encoder,
+    decoder, info)`, `info` holding the pretraining's epochs, time and throughput.
     """
-    import keras
-
     from keras_unsup.builders.autoencoder import build_dense_autoencoder
     from keras_unsup.recipes.common import pretrain_autoencoder
 
-    x = _images(data)
+    x = _images(data, config)
     key = _pretrain_key(config, data)
-    epochs, code_size, batch = key["epochs"], key["code_size"], key["batch_size"]
-    hidden = tuple(key["hidden_units"])
+    epochs = key.pop("epochs")
     folder = config.option("ae_dir")
+    label = config.label("ae_dir") if folder is not None else "--out" \
+        if config.option_flag else "out_dir"
     if folder is None and run:
         folder = run.file("pretrain")
     ae_run = RunDir(folder)
-    saved = ae_run.file("autoencoder.keras")
-    info = ae_run.read_json("pretrain.json")
-    if saved is not None and saved.is_file() and info is not None and info.get("key") == key:
-        autoencoder = keras.saving.load_model(saved)
-        encoder = autoencoder.get_layer("encoder") if _has_layer(autoencoder, "encoder") \
-            else None
-        decoder = autoencoder.get_layer("decoder") if _has_layer(autoencoder, "decoder") \
-            else None
-        if encoder is not None and decoder is not None:
-            return autoencoder, encoder, decoder, {**info["metrics"], "pretrain_reused": True}
-    if (saved is not None and saved.is_file() and info is not None
-            and _extends(info.get("key"), key)):
-        return _extend_pretraining(config, x, ae_run, saved, info, epochs, batch)
-    if info is not None and info.get("key") != key and ae_run:
+    saved = ae_run.read_state().get("fits", {}).get("pretrain", {})
+    if saved and saved.get("key") != _jsonable(key):
         raise ValueError(
-            f"`ae_dir` holds an autoencoder pretrained with other settings ({info.get('key')}); "
-            f"this run asks for {key}. Received: ae_dir={str(folder)!r}"
-        )
-    with Stopwatch() as watch:
-        autoencoder, encoder, decoder, throughput = pretrain_autoencoder(
-            x, builder=build_dense_autoencoder, epochs=epochs, batch_size=batch,
-            seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
-            learning_rate=float(config.options["learning_rate"]),
-            code_size=code_size, hidden_units=hidden)
-    metrics = _save_pretraining(autoencoder, x, ae_run, saved, key, {
-        "pretrain_epochs": epochs, "pretrain_time_s": watch.seconds,
-        "images_per_second": throughput.images_per_second})
-    return autoencoder, encoder, decoder, metrics
-
-
-def _save_pretraining(autoencoder, x, ae_run, saved, key, metrics):
-    """Adds the reconstruction error to `metrics`, saves the autoencoder and its
-    `pretrain.json` (when `ae_run` writes), and returns the metrics of a run that
-    trained it (`pretrain_reused` False)."""
+            f"`{label}` holds an autoencoder pretrained with other settings ({saved.get('key')}); "
+            f"this run asks for {key}. Received: {label}={str(folder)!r}")
+    done = int(saved.get("epochs_done", 0)) if saved.get("done") else 0
+    if done > epochs:
+        raise ValueError(
+            f"`{label}` holds an autoencoder pretrained for {done} epochs; this run asks for "
+            f"{epochs} (more extend it, fewer cannot be had). Received: {label}={str(folder)!r}")
+    autoencoder, encoder, decoder, throughput, history = pretrain_autoencoder(
+        x, builder=build_dense_autoencoder, epochs=epochs, batch_size=key["batch_size"],
+        seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
+        learning_rate=float(config.options["learning_rate"]), code_size=key["code_size"],
+        hidden_units=tuple(key["hidden_units"]), name="pretrain", key=key)
     recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
-    metrics = {**metrics, "recon_mse": float(recon if np.isscalar(recon) else recon[0])}
-    if ae_run:
-        autoencoder.save(saved)
-        ae_run.write_json("pretrain.json", {"key": key, "metrics": metrics})
-    return {**metrics, "pretrain_reused": False}
+    info = {"pretrain_epochs": epochs, "pretrain_time_s": float(sum(throughput.epoch_seconds)),
+            "images_per_second": throughput.images_per_second,
+            "recon_mse": float(recon if np.isscalar(recon) else recon[0]),
+            "pretrain_reused": history.steps_this_call == 0}
+    if 0 < done < epochs:
+        info["pretrain_extended_from"] = done
+    if ae_run and history.steps_this_call:
+        ae_run.save_model(autoencoder, "autoencoder.keras")
+    return autoencoder, encoder, decoder, info
 
 
 def _pretrain_key(config, data):
-    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed.
-    (From the splits' sizes: `data.x_all` would copy every image to count them.)"""
-    return {"dataset": data.name, "n": len(data.x_train) + len(data.x_test),
-            "image_shape": [int(d) for d in data.x_train.shape[1:]],
+    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed."""
+    return {"dataset": data.name, "n": data.n_train + data.n_test,
+            "image_shape": [int(d) for d in data.image_shape],
             "epochs": epochs_for(config, PRETRAIN, data.name),
             "code_size": int(config.options["code_size"]),
             "hidden_units": list(config.options["hidden_units"]),
+            "learning_rate": float(config.options["learning_rate"]),
             "batch_size": int(config.batch_size or PRETRAIN["batch_size"]), "seed": config.seed}
-
-
-def _extends(saved_key, key):
-    """Whether `key` asks for the autoencoder of `saved_key` trained for more epochs."""
-    if not isinstance(saved_key, dict) or set(saved_key) != set(key):
-        return False
-    same = all(saved_key[k] == key[k] for k in key if k != "epochs")
-    return same and isinstance(saved_key["epochs"], int) and saved_key["epochs"] < key["epochs"]
-
-
-def _extend_pretraining(config, x, ae_run, saved, info, epochs, batch):
-    """Trains a saved autoencoder on from its epochs to `epochs` (optimizer state kept),
-    so that a longer pretraining costs only the epochs it adds. An interrupted extension
-    resumes from its last finished epoch, as a first pretraining does."""
-    import keras
-
-    from keras_unsup.data.pipeline import autoencoder_dataset
-    from keras_unsup.recipes import training
-
-    done = int(info["key"]["epochs"])
-    autoencoder = keras.saving.load_model(saved)
-    # Another seed per extension: the extra epochs do not replay the first ones' order.
-    train_ds = autoencoder_dataset(x, batch, seed=config.seed + done)
-    with Stopwatch() as watch:
-        _, throughput = training.fit(autoencoder, train_ds, epochs=epochs - done, run=ae_run,
-                                     n_images=len(x), verbose=config.verbose)
-    key = {**info["key"], "epochs": epochs}
-    metrics = _save_pretraining(autoencoder, x, ae_run, saved, key, {
-        "pretrain_epochs": epochs,
-        "pretrain_time_s": float(info["metrics"]["pretrain_time_s"]) + watch.seconds,
-        "images_per_second": throughput.images_per_second, "pretrain_extended_from": done})
-    return (autoencoder, autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder"),
-            metrics)
-
-
-def _has_layer(model, name):
-    return any(layer.name == name for layer in model.layers)
 
 
 def _codes(config, data, run):
     from keras_unsup.recipes.common import encode
 
     autoencoder, encoder, decoder, info = pretrained_autoencoder(config, data, run)
-    codes = encode(encoder, _images(data))
+    codes = encode(encoder, _images(data, config))
     if not np.all(np.isfinite(codes)):
         raise ValueError("The autoencoder's codes hold NaN or infinity; pretraining diverged "
                          "(try a smaller `learning_rate`).")
@@ -437,7 +389,7 @@ def _run_dec(method, config, data, run):
     from keras_unsup.recipes import training
     from keras_unsup.recipes.common import encode
 
-    x = _images(data)
+    x = _images(data, config)
     k = _n_clusters(config, data, len(x))
     s = _settings(config, method)
     max_iter = int(s["max_iter"])

@@ -16,7 +16,7 @@ def encode(encoder, x, batch_size=1024):
 
 def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run=None,
                          verbose=1, learning_rate=1e-3, validation_x=None, patience=None,
-                         callbacks=(), **builder_kwargs):
+                         callbacks=(), name="fit", key=None, **builder_kwargs):
     """Builds an autoencoder for `x`'s image shape and trains it to reconstruct `x`.
 
     Args:
@@ -31,10 +31,12 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
         validation_x: held-out images for early stopping (with `patience`).
         patience: early-stopping patience in epochs, or `None`.
         callbacks: further Keras callbacks.
+        name, key: the fit's name and key in the run state (see `training.fit`).
         **builder_kwargs: passed to the builder (e.g. `code_size=10`).
 
     Returns:
-        `(autoencoder, encoder, decoder, throughput)`.
+        `(autoencoder, encoder, decoder, throughput, history)`; `history.steps_this_call`
+        is 0 when a finished pretraining in `run` was reused.
     """
     if builder is None:
         from keras_unsup.builders.autoencoder import build_dense_autoencoder as builder
@@ -45,10 +47,11 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
     val_ds = None
     if validation_x is not None:
         val_ds = autoencoder_dataset(validation_x, 1024, shuffle=False)
-    _, throughput = training.fit(autoencoder, train_ds, epochs=epochs, run=run, n_images=len(x),
-                                 validation_data=val_ds, patience=patience,
-                                 callbacks=callbacks, verbose=verbose)
-    return autoencoder, encoder, decoder, throughput
+    history, throughput = training.fit(autoencoder, train_ds, epochs=epochs, run=run,
+                                       n_images=len(x), validation_data=val_ds,
+                                       patience=patience, callbacks=callbacks, verbose=verbose,
+                                       name=name, key=key)
+    return autoencoder, encoder, decoder, throughput, history
 
 
 def hold_out(data, share, seed):

@@ -84,9 +84,18 @@ def test_ae_umap_gmm_caches_its_embedding(data, tmp_path):
     out = tmp_path / "umap"
     first = run_recipe("ae-umap-gmm", data=data, out_dir=out, umap_components=3, **SMALL)
     assert first["umap_components"] == 3
-    assert np.load(out / "checkpoints" / "umap.npy").shape == (200, 3)
+    cache = out / "checkpoints" / "umap.npy"
+    assert np.load(cache).shape == (200, 3)
+    written = cache.stat().st_mtime_ns
+    # A rerun of the finished run gives back its metrics; one interrupted after the UMAP
+    # step (status "running") reuses the pretraining and the embedding, computing neither.
+    assert run_recipe("ae-umap-gmm", data=data, out_dir=out, umap_components=3,
+                      **SMALL) == first
+    state = json.loads((out / "run_state.json").read_text())
+    (out / "run_state.json").write_text(json.dumps({**state, "status": "running"}))
     again = run_recipe("ae-umap-gmm", data=data, out_dir=out, umap_components=3, **SMALL)
-    assert again["pretrain_reused"] is True
+    assert again["pretrain_reused"] is True and again["optimizer_steps_this_call"] == 0
+    assert cache.stat().st_mtime_ns == written
     assert again["acc"] == first["acc"]
 
 

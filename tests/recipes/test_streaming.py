@@ -97,7 +97,7 @@ def test_two_view_stream_augments_each_batch_twice(streamed):
     assert not np.allclose(view_1, view_2)
 
 
-@pytest.mark.parametrize("method, named", [("kmeans", "clustering"), ("dec", "clustering"),
+@pytest.mark.parametrize("method, named", [("kmeans", "kmeans"), ("dec", "dec"),
                                            ("ae-kmeans", "ae-kmeans"), ("dcgan", "dcgan")])
 def test_methods_that_need_memory_refuse_a_stream(image_folder, method, named):
     data = load_dataset(str(image_folder), stream=True)
