@@ -70,8 +70,10 @@ def image_dataset(x, batch_size=256, *, labels=None, shuffle=True, seed=None,
             return tf.gather(images, idx), tf.gather(targets, idx)
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if map_fn is not None:
-        parallel = tf.data.AUTOTUNE if check_bool(parallel_map, "parallel_map") else None
-        ds = ds.map(map_fn, num_parallel_calls=parallel, deterministic=True)
+        if check_bool(parallel_map, "parallel_map"):
+            ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:  # one call at a time (TensorFlow warns about `deterministic` without parallel calls)
+            ds = ds.map(map_fn)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -448,4 +448,4 @@ def two_view_stream(ds, *, augmentation=None, seed=None):
         return view(batch), view(batch)
 
     # One call at a time: the augmentation's seed state advances in a fixed order.
-    return ds.map(views, num_parallel_calls=None, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return ds.map(views).prefetch(tf.data.AUTOTUNE)
