@@ -128,28 +128,12 @@ def encode_stream(model, ds, *, output_index=0):
 
 def array_stream(x, y=None, batch_size=256, *, shuffle=False, seed=None, labels=False,
                  drop_remainder=False, repeat=False, map_fn=None):
-    """`stream` for images held in memory (`Dataset`): `image_dataset`, plus labels."""
-    import tensorflow as tf
-
+    """`stream` for images held in memory (`Dataset`): `image_dataset`, with labels."""
     from keras_unsup.data.pipeline import image_dataset
 
-    if not labels:
-        return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
-                             drop_remainder=drop_remainder, map_fn=map_fn, repeat=repeat)
-    x = checks.check_image_array(x, "x")
-    images, targets = tf.constant(x), tf.constant(np.asarray(y, np.int64))
-    n = len(x)
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(lambda idx: (tf.gather(images, idx), tf.gather(targets, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if map_fn is not None:
-        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
+                         drop_remainder=drop_remainder, map_fn=map_fn, repeat=repeat,
+                         labels=np.asarray(y, np.int64) if labels else None)
 
 
 def check_stream_args(data, split, batch_size, seed, labels):

@@ -389,19 +389,7 @@ def two_view_dataset(x, batch_size=256, *, augmentation=None, seed=None, shuffle
     """
     from keras_unsup.data.pipeline import image_dataset
 
-    if augmentation is None:
-        augmentation = ContrastiveAugmentation(seed=seed)
-    if not callable(augmentation):
-        raise ValueError(f"`augmentation` must be a layer or callable. Received: {augmentation!r}")
-
-    def view(batch):
-        if isinstance(augmentation, keras.layers.Layer):
-            return augmentation(batch, training=True)
-        return augmentation(batch)
-
-    def views(batch):
-        return view(batch), view(batch)
-
+    views = _two_views(augmentation, seed)
     # One call at a time: the augmentation's seed state advances in a fixed order.
     return image_dataset(x, batch_size, shuffle=shuffle, seed=seed,
                          drop_remainder=drop_remainder, map_fn=views, repeat=repeat,
@@ -431,13 +419,21 @@ def two_view_stream(ds, *, augmentation=None, seed=None):
     """
     import tensorflow as tf
 
+    views = _two_views(augmentation, seed)
+    if not isinstance(ds, tf.data.Dataset):
+        raise ValueError(f"`ds` must be a tf.data.Dataset of image batches. "
+                         f"Received: ds of type {type(ds).__name__}")
+    # One call at a time: the augmentation's seed state advances in a fixed order.
+    return ds.map(views).prefetch(tf.data.AUTOTUNE)
+
+
+def _two_views(augmentation, seed):
+    """The batch -> `(view_1, view_2)` function of a checked augmentation (default:
+    `ContrastiveAugmentation(seed=seed)`)."""
     if augmentation is None:
         augmentation = ContrastiveAugmentation(seed=seed)
     if not callable(augmentation):
         raise ValueError(f"`augmentation` must be a layer or callable. Received: {augmentation!r}")
-    if not isinstance(ds, tf.data.Dataset):
-        raise ValueError(f"`ds` must be a tf.data.Dataset of image batches. "
-                         f"Received: ds of type {type(ds).__name__}")
 
     def view(batch):
         if isinstance(augmentation, keras.layers.Layer):
@@ -447,5 +443,4 @@ def two_view_stream(ds, *, augmentation=None, seed=None):
     def views(batch):
         return view(batch), view(batch)
 
-    # One call at a time: the augmentation's seed state advances in a fixed order.
-    return ds.map(views).prefetch(tf.data.AUTOTUNE)
+    return views

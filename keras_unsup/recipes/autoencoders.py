@@ -97,7 +97,6 @@ def train_autoencoder(method, config, data, run):
     from keras_unsup.checks import check_images
     from keras_unsup.data.augment import SaltAndPepper
     from keras_unsup.data.pipeline import autoencoder_dataset
-    from keras_unsup.evaluation.metrics import kmeans_scores
     from keras_unsup.recipes import training
     from keras_unsup.recipes.common import encode
 
@@ -156,12 +155,7 @@ def train_autoencoder(method, config, data, run):
         metrics["neg_elbo"] = float(autoencoder.evaluate(
             data.x_test, data.x_test, batch_size=1024, verbose=0))
     codes = encode(encoder, data.x_test)
-    if data.y_test is not None:
-        k = data.n_classes or 10
-        scores, clusters = kmeans_scores(codes, data.y_test, k, seed=config.seed,
-                                          normalize=None if settings["kmeans_normalize"] == "none"
-                                          else settings["kmeans_normalize"])
-        metrics.update(scores)
+    metrics.update(_code_scores(codes, data, settings, config.seed))
     if run:
         run.phase("plotting")
         _write_figures(run, data, test_inputs, recon, codes, config.seed, noisy=noise is not None)
@@ -204,7 +198,6 @@ def _train_autoencoder_streamed(method, config, data, run):
     import keras
 
     from keras_unsup.data.augment import SaltAndPepper
-    from keras_unsup.evaluation.metrics import kmeans_scores
     from keras_unsup.recipes import training
     from keras_unsup.recipes.common import hold_out, stream_sample
 
@@ -265,12 +258,7 @@ def _train_autoencoder_streamed(method, config, data, run):
         metrics["neg_elbo"] = float(autoencoder.evaluate(
             data.test_stream(1024, map_fn=lambda x: (x, x)), verbose=0))
     codes = data.encode(encoder, "test", batch_size=1024)
-    if data.y_test is not None:
-        k = data.n_classes or 10
-        scores, _ = kmeans_scores(codes, data.y_test, k, seed=config.seed,
-                                  normalize=None if settings["kmeans_normalize"] == "none"
-                                  else settings["kmeans_normalize"])
-        metrics.update(scores)
+    metrics.update(_code_scores(codes, data, settings, seed=config.seed))
     if run:
         run.phase("plotting")
         _write_figures(run, data, shown_inputs, shown_recon, codes, config.seed,
@@ -283,6 +271,18 @@ def _train_autoencoder_streamed(method, config, data, run):
         if decoder is not None:
             run.save_model(decoder, "decoder.keras")
     return metrics, (autoencoder, encoder, decoder)
+
+
+def _code_scores(codes, data, settings, seed):
+    """ACC/NMI/ARI of k-means on the test codes, scaled as the option says ({} unlabelled)."""
+    from keras_unsup.evaluation.metrics import kmeans_scores
+
+    if data.y_test is None:
+        return {}
+    scaling = settings["kmeans_normalize"]
+    scores, _ = kmeans_scores(codes, data.y_test, data.n_classes or 10, seed=seed,
+                              normalize=None if scaling == "none" else scaling)
+    return scores
 
 
 def _reset_noise(model, seed):
