@@ -259,6 +259,18 @@ def check_images(x, model, name="x"):
     return x
 
 
+def check_indices(indices, name, n, into):
+    """Validates that every entry of an integer array indexes a sequence of length `n`
+    (called `into` in the message) and returns it as a NumPy array."""
+    indices = np.asarray(indices)
+    if indices.size and (not np.issubdtype(indices.dtype, np.integer)
+                         or indices.min() < 0 or indices.max() >= n):
+        shown = (f"values in [{indices.min()}, {indices.max()}]"
+                 if np.issubdtype(indices.dtype, np.number) else f"dtype {indices.dtype}")
+        raise ValueError(f"`{name}` must index `{into}` (0..{n - 1}). Received: {shown}")
+    return indices
+
+
 def check_view_pair(data, model_name):
     """`(view_1, view_2)` from a training batch of a two-view model, or a clear error."""
     if isinstance(data, (tuple, list)) and len(data) == 2:

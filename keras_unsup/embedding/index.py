@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_unsup.checks import check_positive_int
+from keras_unsup.checks import check_indices, check_int, check_positive_int
 from keras_unsup.embedding.encoding import check_images, encode_images, expected_input_shape
 
 _FORMAT = "keras_unsup.EmbeddingIndex"
@@ -92,16 +92,8 @@ def precision_at_k(neighbour_indices, index_labels, query_labels, k=None):
         )
     if k is None:
         k = neighbours.shape[1]
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= neighbours.shape[1]:
-        raise ValueError(
-            f"`k` must be an integer in [1, {neighbours.shape[1]}] (the neighbours given). "
-            f"Received: k={k!r}"
-        )
-    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= len(index_labels)):
-        raise ValueError(
-            f"`neighbour_indices` must index `index_labels` (0..{len(index_labels) - 1}). "
-            f"Received: values in [{neighbours.min()}, {neighbours.max()}]"
-        )
+    check_int(k, "k", 1, neighbours.shape[1])
+    check_indices(neighbours, "neighbour_indices", len(index_labels), "index_labels")
     hits = index_labels[neighbours[:, :k]] == query_labels[:, None]
     return float(hits.mean())
 

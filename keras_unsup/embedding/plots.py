@@ -7,7 +7,7 @@ Drawn through `keras_unsup.viz`; like the rest of `viz`, every function returns 
 import numpy as np
 
 from keras_unsup import viz
-from keras_unsup.checks import check_choice
+from keras_unsup.checks import check_choice, check_indices
 from keras_unsup.embedding.projection import PROJECTION_METHODS, cluster_labels, project_embeddings
 
 COLOR_BY = ("label", "cluster", "none")
@@ -38,11 +38,7 @@ def plot_neighbours(query_images, images, indices, similarities=None, *, query_l
             f"`indices` must have shape (len(query_images)={len(query_images)}, k). "
             f"Received: indices.shape={indices.shape}"
         )
-    if indices.size and (indices.min() < 0 or indices.max() >= len(images)):
-        raise ValueError(
-            f"`indices` must point into `images` (0..{len(images) - 1}). "
-            f"Received: values in [{indices.min()}, {indices.max()}]"
-        )
+    check_indices(indices, "indices", len(images), "images")
     if query_images.shape[1:] != images.shape[1:]:
         raise ValueError(
             "`query_images` and `images` must share an image shape. "
