@@ -83,8 +83,25 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
         overwrite: start `out_dir` afresh (its run state, checkpoints and metrics are
             deleted) instead of resuming or reusing it.
         distribute: `"none"`, `"mirrored"` (every local device) or `"multi-worker"`
-            (the workers of `TF_CONFIG`): the `tf.distribute` strategy the models are
-            built and trained under.
+            (the workers of `TF_CONFIG`, read from the environment as TensorFlow
+            documents it): the `tf.distribute` strategy the models are built and
+            trained under. `batch_size` is then the global batch, split over all
+            replicas of all workers. With `"multi-worker"` every worker process calls
+            `run_recipe` with the same arguments, and:
+            - the strategy is made first, before any other TensorFlow work of the call,
+              and once per process (TensorFlow allows one `MultiWorkerMirroredStrategy`
+              per process, made before other ops): a process runs one multi-worker
+              cluster, and its later `run_recipe` calls reuse it (they must also be
+              `"multi-worker"`);
+            - only the chief (the `chief` task, or worker 0 when the cluster has no
+              `chief`) writes `out_dir`. Each other worker writes the same files into
+              a folder of its own, `<temp dir>/keras-unsup-workers/<out_dir's name>-
+              <hash of its absolute path>/<task type>-<task index>`, the same folder on
+              every rerun: each worker then resumes (Keras' `BackupAndRestore` and the
+              run state) or returns a finished run's metrics just as the chief does,
+              which keeps the workers in step. Deleting `out_dir` alone restarts only
+              the chief: rerun with `overwrite=True` (`--overwrite`) on every worker
+              to start afresh.
         **options: the method's options, as declared by its recipe (`keras-unsup run
             METHOD --help` lists them); an unknown key or a value of the wrong kind is
             a `ValueError` before any work.
@@ -109,8 +126,9 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
     from keras_unsup.checks import check_choice
 
     check_choice(distribute, "distribute", DISTRIBUTE)
+    strategy = _strategy(distribute)  # first: multi-worker needs it before other TF work
     fingerprint = _fingerprint(config, distribute)
-    run = RunDir(config.out_dir)
+    run = RunDir(_worker_out_dir(config.out_dir, strategy))
     if run and overwrite:
         _clear_run(run)
     state = run.read_state()
@@ -123,7 +141,7 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
     steps_before = _steps_recorded(run)
     run.update_state(fingerprint=fingerprint, status="running")
     set_seed(config.seed)
-    with Stopwatch() as watch, _strategy_scope(distribute):
+    with Stopwatch() as watch, _strategy_scope(strategy):
         metrics = recipe.fn(config, data, run)
     steps = _steps_recorded(run)
     result = {
@@ -158,16 +176,98 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
 
-def _strategy_scope(distribute):
-    import contextlib
+_MULTI_WORKER = []  # the process's one MultiWorkerMirroredStrategy, once made
 
+
+def _strategy(distribute):
+    """The `tf.distribute` strategy of `distribute`, `None` for `"none"`.
+
+    `MultiWorkerMirroredStrategy` reads `TF_CONFIG`, starts this worker's server and
+    waits for the other workers; TensorFlow allows it once per process and before any
+    other op, so it is made on the first multi-worker call and reused after.
+    """
     if distribute == "none":
-        return contextlib.nullcontext()
+        return None
     import tensorflow as tf
 
     if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy().scope()
-    return tf.distribute.MultiWorkerMirroredStrategy().scope()
+        if _MULTI_WORKER:
+            raise ValueError("This process already joined a multi-worker cluster; run "
+                             "mirrored training in a new process. Received: "
+                             "distribute='mirrored'")
+        return tf.distribute.MirroredStrategy()
+    if not _MULTI_WORKER:
+
+        class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+            """TensorFlow's, with a `reduce` that takes what Keras 3's `fit` and
+            `evaluate` hand it with more than one worker, which TensorFlow's refuses:
+            - the first batch, reduced eagerly only to learn its shapes and build the
+              model: a nested structure `(x, y)`, whose shares of an uneven batch
+              differ from worker to worker. Each value stands for itself (its first
+              local replica's part): no communication, nothing to mismatch;
+            - the logs (scalars), reduced with `axis=0`: over the replicas alone.
+            """
+
+            def reduce(self, reduce_op, value, axis):
+                parent = super(MultiWorkerMirroredStrategy, self)
+                eager = tf.executing_eagerly()
+
+                def one(v):
+                    distributed = isinstance(v, tf.distribute.DistributedValues)
+                    part = v.values[0] if distributed else tf.convert_to_tensor(v)
+                    if part.shape.rank == 0:
+                        return parent.reduce(reduce_op, v, None)
+                    if eager and axis is None:  # Keras' first batch, see above
+                        return self.experimental_local_results(v)[0] if distributed else v
+                    return parent.reduce(reduce_op, v, axis)
+
+                return tf.nest.map_structure(one, value)
+
+        try:
+            _MULTI_WORKER.append(MultiWorkerMirroredStrategy())
+        except (RuntimeError, ValueError) as error:
+            raise RuntimeError(
+                "distribute='multi-worker' must be the first TensorFlow work of the "
+                "process (TensorFlow configures the cluster's collective ops at start "
+                f"up); TensorFlow said: {error}") from error
+    return _MULTI_WORKER[0]
+
+
+def _strategy_scope(strategy):
+    """`strategy.scope()`, or a scope that does nothing for `None`."""
+    import contextlib
+
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def _is_chief(strategy):
+    """Whether this process writes the run folder: always, but for the workers of a
+    multi-worker cluster other than the chief (the `chief` task, else worker 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    jobs = resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and int(resolver.task_id or 0) == 0 \
+        and "chief" not in jobs
+
+
+def _worker_out_dir(out_dir, strategy):
+    """`out_dir` for the chief (and without a cluster); another worker's own folder
+    (the same on every rerun) in the system's temporary folder."""
+    if out_dir is None or strategy is None or _is_chief(strategy):
+        return out_dir
+    import hashlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    resolver = strategy.cluster_resolver
+    path = os.path.abspath(os.fspath(out_dir))
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    return str(Path(tempfile.gettempdir()) / "keras-unsup-workers"
+               / f"{Path(path).name}-{digest}" / f"{resolver.task_type}-{resolver.task_id}")
 
 
 def _fingerprint(config, distribute):
