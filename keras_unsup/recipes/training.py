@@ -85,8 +85,9 @@ def _optimizer_steps(model):
             optimizers.append(optimizer)
     if not optimizers:
         return None
-    # through a tensor: NumPy 2 warns on np.array(variable) (Keras' convert_to_numpy)
-    return sum(int(keras.ops.convert_to_tensor(o.iterations)) for o in optimizers)
+    # `.value.numpy()`: NumPy 2 warns on np.array(variable), and `int()` refuses the
+    # mirrored variable a tf.distribute strategy gives.
+    return sum(int(o.iterations.value.numpy()) for o in optimizers)
 
 
 def _history(entry):
