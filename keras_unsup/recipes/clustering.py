@@ -435,7 +435,7 @@ def _run_dec(method, config, data, run):
     run.save_model(model)
     return _finish(config, data, run, encode(model.encoder, x), labels, method.upper(),
                    {**info, "cluster_time_s": watch.seconds,
-                    "dec_iterations": int(model.optimizer.iterations.numpy()),
+                    "dec_iterations": int(model.optimizer.iterations.value.numpy()),
                     "dec_converged": bool(deltas) and deltas[-1] < tol})
 
 

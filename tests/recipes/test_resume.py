@@ -118,3 +118,83 @@ def test_finished_run_prints_its_metrics_unless_overwrite(tmp_path, uninterrupte
     assert metrics["optimizer_steps_this_call"] == uninterrupted["optimizer_steps"]
     for key in SCORES:  # a fresh run with one seed reproduces the first
         assert metrics[key] == pytest.approx(uninterrupted[key], rel=1e-6), key
+
+
+# --- the clustering family: the pretraining phase and the DEC phase -----------------------
+
+DEC_ARGS = ["--epochs", "6", "--set", "hidden_units=[32, 32]", "--set", "max_iter=60",
+            "--set", "update_interval=10", "--set", "dec_batch_size=32", "--set", "n_init=2",
+            "--set", "tol=0", "--set", "plot_projection=pca", "--set", "plot_points=100"]
+
+
+def _dec_command(out):
+    return [sys.executable, "-m", "keras_unsup.cli", "run", "dec", "--quick", "--out", str(out),
+            *DEC_ARGS]
+
+
+def _interrupt_dec_when(out, ready):
+    proc = subprocess.Popen(_dec_command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env())
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and not ready(out):
+            if proc.poll() is not None:
+                pytest.fail(f"the run ended before the phase was reached: {proc.stderr.read()}")
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+
+
+def _fit_entry(path, name):
+    try:
+        return json.loads(path.read_text()).get("fits", {}).get(name, {})
+    except (OSError, ValueError):
+        return {}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_dec(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dec-whole")
+    proc = subprocess.run(_dec_command(out), capture_output=True, text=True, timeout=300,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_interrupt_in_the_dec_phase_resumes_the_same_clustering(tmp_path, uninterrupted_dec):
+    _interrupt_dec_when(tmp_path, lambda out: _fit_entry(out / "run_state.json", "dec")
+                        .get("epochs_done", 0) >= 2)
+    dec_done = _fit_entry(tmp_path / "run_state.json", "dec")["epochs_done"]
+    assert 2 <= dec_done < 6
+    proc = subprocess.run(_dec_command(tmp_path), capture_output=True, text=True, timeout=300,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    # the pretraining is reused and only the DEC intervals that had not finished train
+    assert metrics["pretrain_reused"] is True
+    assert metrics["optimizer_steps_this_call"] == (6 - dec_done) * 10
+    assert metrics["optimizer_steps"] == uninterrupted_dec["optimizer_steps"]
+    # DEC's batches depend on the seed and the interval only: the very same clustering
+    for key in ("acc", "nmi", "ari", "dec_iterations"):
+        assert metrics[key] == pytest.approx(uninterrupted_dec[key], rel=1e-6), key
+
+
+def test_interrupt_in_the_pretraining_trains_only_the_rest(tmp_path, uninterrupted_dec):
+    state = tmp_path / "pretrain" / "run_state.json"
+    _interrupt_dec_when(tmp_path, lambda out: _fit_entry(state, "pretrain")
+                        .get("epochs_done", 0) >= 2)
+    done = _fit_entry(state, "pretrain")["epochs_done"]
+    assert 2 <= done < 6
+    proc = subprocess.run(_dec_command(tmp_path), capture_output=True, text=True, timeout=300,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    pretrain_steps = uninterrupted_dec["optimizer_steps"] - 60  # 60 DEC steps
+    per_epoch = pretrain_steps // 6
+    assert metrics["optimizer_steps_this_call"] == (6 - done) * per_epoch + 60
+    assert metrics["optimizer_steps"] == uninterrupted_dec["optimizer_steps"]
+    assert metrics["pretrain_epochs"] == 6
