@@ -1,4 +1,4 @@
-"""Functional-API builders of the generative family: DCGAN and InfoGAN networks.
+"""Functional-API builders of the generative family: DCGAN, InfoGAN and BEGAN networks.
 
 Every builder returns uncompiled `keras.Model`s with no training logic and no
 Lambda layers; the training logic lives in `keras_unsup.models` (`GAN`, `InfoGAN`,
@@ -8,7 +8,10 @@ layer `FEATURES_LAYER`, so that `features_model(discriminator)` gives the featur
 a linear probe reads.
 
 Image shapes: height and width must be divisible by 2 (DCGAN) or by 4 (InfoGAN);
-28x28x1 (MNIST), 32x32x3 (CIFAR) and 8x8x1 (digits) all work.
+28x28x1 (MNIST), 32x32x3 (CIFAR) and 8x8x1 (digits) all work. BEGAN's networks
+take any shape that halves down to a map of at most 8x8 (see `began_scale_steps`).
+BEGAN's discriminator is an autoencoder: it returns a reconstruction, and its
+`"features"` layer is the embedding `h` of its encoder.
 """
 
 import keras
@@ -319,3 +322,142 @@ def _check_infogan_arguments(image_shape, n_categories, n_continuous, hidden_uni
         check_positive_int(hidden_units, "hidden_units"),
         check_positive_int(filters, "filters"),
     )
+
+
+def began_scale_steps(image_shape, name="image_shape"):
+    """How many times BEGAN's networks halve (or double) the image: 8 -> 0, 28 -> 2, 32 -> 2, 64 -> 3.
+
+    Berthelot et al. (2017) start the decoder from an 8x8 map; this takes the
+    fewest halvings of height and width that reach a map whose larger side is at
+    most 8, so 32x32 and 64x64 start from 8x8, 28x28 from 7x7, 8x8 digits use no
+    up- or down-sampling at all.
+
+    Raises:
+        ValueError: if height and width cannot be halved that many times exactly
+            (e.g. 30x30, which would need 7.5x7.5).
+    """
+    height, width, _ = check_input_shape(image_shape, name)
+    steps = 0
+    while max(height, width) > 8 * 2**steps:
+        steps += 1
+    factor = 2**steps
+    if height % factor or width % factor:
+        raise ValueError(
+            f"`{name}` must have a height and width that halve {steps} time(s) exactly "
+            f"(divisible by {factor}) down to a map of at most 8x8, for example (28, 28, 1), "
+            f"(32, 32, 3) or (8, 8, 1); pad or crop the images to such a shape. "
+            f"Received: {name}={tuple(image_shape)!r}"
+        )
+    return steps
+
+
+def _began_decoder(x, image_shape, filters, steps, prefix):
+    """BEGAN's decoder from a flat vector: dense to an (h0, w0, filters) map, then
+    `steps + 1` blocks of two 3x3 convolutions with ELU, each but the last followed by
+    a nearest-neighbour doubling, then a 3x3 convolution to the channels (no activation)."""
+    height, width, channels = image_shape
+    h0, w0 = height // 2**steps, width // 2**steps
+    x = keras.layers.Dense(h0 * w0 * filters, name=f"{prefix}project")(x)
+    x = keras.layers.Reshape((h0, w0, filters), name=f"{prefix}reshape")(x)
+    for i in range(steps + 1):
+        for j in (1, 2):
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", activation="elu", name=f"{prefix}block{i + 1}_conv{j}"
+            )(x)
+        if i < steps:
+            x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}up{i + 1}")(x)
+    return keras.layers.Conv2D(channels, 3, padding="same", name=f"{prefix}to_image")(x)
+
+
+def build_began_generator(latent_dim=64, image_shape=(28, 28, 1), filters=64, name="generator"):
+    """BEGAN's generator (Berthelot et al., 2017, figure 1), sized for `image_shape`.
+
+    A dense projection of the noise to an 8x8 (at most) map of `filters` channels,
+    then repeated blocks `[conv 3x3 ELU, conv 3x3 ELU, nearest-neighbour upsampling]`
+    (the last block without upsampling) and a 3x3 convolution to the channels, with a
+    sigmoid for images in [0, 1]. The number of upsamplings is
+    `began_scale_steps(image_shape)`: 2 for 28x28 and 32x32, 0 for 8x8.
+
+    Args:
+        latent_dim: size of the noise vector (64 in the paper).
+        image_shape: output image shape `(height, width, channels)`.
+        filters: channels of every convolution (`n` in the paper, 64 or 128).
+        name: name of the model.
+
+    Returns:
+        An uncompiled `keras.Model`: `(batch, latent_dim) -> (batch, *image_shape)`,
+        values in [0, 1].
+
+    Raises:
+        ValueError: if an argument is invalid or the shape cannot be built.
+
+    Example:
+
+    >>> generator = build_began_generator(64, (32, 32, 3), filters=32)
+    >>> generator.output_shape
+    (None, 32, 32, 3)
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    image_shape = check_input_shape(image_shape, "image_shape")
+    filters = check_positive_int(filters, "filters")
+    steps = began_scale_steps(image_shape)
+
+    z = keras.Input((latent_dim,), name="latent")
+    x = _began_decoder(z, image_shape, filters, steps, prefix="")
+    image = keras.layers.Activation("sigmoid", name="image")(x)
+    return keras.Model(z, image, name=name)
+
+
+def build_began_discriminator(
+    image_shape=(28, 28, 1), filters=64, embedding_dim=64, name="discriminator"
+):
+    """BEGAN's discriminator: a convolutional autoencoder (Berthelot et al., 2017, figure 1).
+
+    Encoder: a 3x3 convolution with `filters` channels, then blocks of two 3x3
+    convolutions with ELU whose widths grow linearly (`filters`, `2 * filters`, ...),
+    each but the last followed by a stride-2 3x3 convolution (sub-sampling), then a
+    dense layer to the embedding `h` (layer `"features"`, what a linear probe reads).
+    Decoder: the generator's architecture (its own weights) from `h`, with a linear
+    output, so that the L1 reconstruction error can reach 0 on both 0 and 1 pixels.
+
+    Args:
+        image_shape: input image shape `(height, width, channels)`.
+        filters: `n` of the paper: channels of the decoder and the first encoder block.
+        embedding_dim: size of the embedding `h` (64 in the paper).
+        name: name of the model.
+
+    Returns:
+        An uncompiled `keras.Model`: `(batch, *image_shape) -> (batch, *image_shape)`
+        reconstructions.
+
+    Raises:
+        ValueError: if an argument is invalid or the shape cannot be built.
+
+    Example:
+
+    >>> discriminator = build_began_discriminator((28, 28, 1), filters=16)
+    >>> discriminator.output_shape
+    (None, 28, 28, 1)
+    """
+    image_shape = check_input_shape(image_shape, "image_shape")
+    filters = check_positive_int(filters, "filters")
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+    steps = began_scale_steps(image_shape)
+
+    image = keras.Input(image_shape, name="image")
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="elu", name="enc_stem")(image)
+    for i in range(steps + 1):
+        width = filters * (i + 1)
+        for j in (1, 2):
+            x = keras.layers.Conv2D(
+                width, 3, padding="same", activation="elu", name=f"enc_block{i + 1}_conv{j}"
+            )(x)
+        if i < steps:
+            x = keras.layers.Conv2D(
+                filters * (i + 2), 3, strides=2, padding="same", activation="elu",
+                name=f"enc_down{i + 1}",
+            )(x)
+    x = keras.layers.Flatten(name="enc_flatten")(x)
+    embedding = keras.layers.Dense(embedding_dim, name=FEATURES_LAYER)(x)
+    reconstruction = _began_decoder(embedding, image_shape, filters, steps, prefix="dec_")
+    return keras.Model(image, reconstruction, name=name)

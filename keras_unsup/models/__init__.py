@@ -1,5 +1,6 @@
 """keras.Model subclasses that own a custom train_step."""
 
+from keras_unsup.models.began import BEGAN
 from keras_unsup.models.dec import DEC, IDEC
 from keras_unsup.models.gan import GAN
 from keras_unsup.models.infogan import InfoGAN
@@ -8,4 +9,4 @@ from keras_unsup.models.rotnet import RotNet
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.wgan_gp import WGANGP
 
-__all__ = ["DEC", "GAN", "IDEC", "InfoGAN", "MoCo", "RotNet", "SimCLR", "WGANGP"]
+__all__ = ["BEGAN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo", "RotNet", "SimCLR", "WGANGP"]

@@ -20,11 +20,14 @@ import keras
 import numpy as np
 
 from keras_unsup.builders.gan import (
+    build_began_discriminator,
+    build_began_generator,
     build_dcgan_discriminator,
     build_dcgan_generator,
     build_infogan_discriminator,
     build_infogan_generator,
 )
+from keras_unsup.models.began import BEGAN
 from keras_unsup.models.gan import GAN
 from keras_unsup.models.infogan import InfoGAN
 from keras_unsup.models.wgan_gp import WGANGP
@@ -59,6 +62,13 @@ with strategy.scope():
             n_critic=2,
             seed=0,
         ),
+        "BEGAN": BEGAN(
+            build_began_generator(4, shape, filters=4),
+            build_began_discriminator(shape, filters=4, embedding_dim=4),
+            lambda_k=0.1,
+            k_initial=0.5,
+            seed=0,
+        ),
     }
     for model in models.values():
         model.compile(jit_compile=False)
@@ -79,5 +89,9 @@ for name, model in models.items():
         "generator_changed": any(np.abs(a - b).max() > 0 for a, b in zip(after, before)),
         "d_iterations": int(model.d_optimizer.iterations.numpy()),
     }
+    if hasattr(model, "k"):  # BEGAN: the control, as each replica holds it
+        result[name]["k_replicas"] = [
+            float(v.numpy()) for v in strategy.experimental_local_results(model.k.value)
+        ]
 print("RESULT " + json.dumps(result))
 sys.stdout.flush()
