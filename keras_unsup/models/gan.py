@@ -14,7 +14,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_unsup.checks import check_image_array, check_positive_int, check_seed, replicas_in_sync
+from keras_unsup.checks import (
+    check_image_array,
+    check_int,
+    check_positive_int,
+    check_seed,
+    replicas_in_sync,
+)
 from keras_unsup.models._training import descend
 
 
@@ -218,6 +224,24 @@ class GAN(keras.Model):
         n = check_positive_int(n, "n")
         rng = np.random.default_rng(check_seed(seed))
         return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def interpolation_latent(self, n_pairs, n_steps=10, seed=0):
+        """Latent vectors on straight lines between `n_pairs` pairs of `fixed_latent` draws.
+
+        Row `i` (`n_steps` vectors, ends included) goes from the `i`-th vector of one
+        draw to the `i`-th of another, as in the interpolation figures of Berthelot et
+        al. (2017); `generate(latent=...)` of it, drawn with `ncols=n_steps`, shows how
+        smoothly the generator maps noise to images.
+
+        Returns:
+            float32 `(n_pairs * n_steps, latent_dim)`, row-major by pair.
+        """
+        n_pairs = check_positive_int(n_pairs, "n_pairs")
+        n_steps = check_int(n_steps, "n_steps", 2)
+        ends = self.fixed_latent(2 * n_pairs, seed)
+        start, stop = ends[:n_pairs, None, :], ends[n_pairs:, None, :]
+        t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32)[None, :, None]
+        return ((1.0 - t) * start + t * stop).reshape(-1, self.latent_dim).astype(np.float32)
 
     def generate(self, n=None, *, latent=None, seed=0, batch_size=512):
         """Generated images as a NumPy array `(n, h, w, c)` in [0, 1].

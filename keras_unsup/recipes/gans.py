@@ -1,4 +1,4 @@
-"""Recipes of the generative family: DCGAN, InfoGAN and WGAN-GP.
+"""Recipes of the generative family: DCGAN, InfoGAN, WGAN-GP and BEGAN.
 
 Each trains on the training images only (labels are never seen by the GAN), then
 reports on the test images:
@@ -10,9 +10,12 @@ reports on the test images:
   last hidden features, trained on training images, scored on the test images;
 - InfoGAN only: `acc`, `nmi`, `ari` of Q's predicted category on the test images
   (InfoGAN as a clusterer);
+- BEGAN only: `final_m_global` (the convergence measure of the last epoch) and
+  `final_k` (the equilibrium control); its probe reads the autoencoder's embedding;
 - `images_per_second` of training and `diversity_ratio` (mode-collapse check).
 A run folder receives `samples.png`, per-epoch grids in `epochs/`, InfoGAN's
-traversal figures, `losses.png`, `model.keras`, and `checkpoints/` (resume state
+traversal figures, BEGAN's `interpolations.png` and `convergence.png` (M_global and
+k per epoch), `losses.png`, `model.keras`, and `checkpoints/` (resume state
 and the last good weights). The option `init_model` (the `model.keras` of an earlier
 run of the same method) trains that model further: `keras-unsup run infogan --epochs 5
 --set init_model=runs/infogan-fashion_mnist/model.keras --out runs/infogan-more` gives
@@ -32,7 +35,7 @@ FRECHET_CLASSIFIER_EPOCHS = 3
 # Budgets and batch sizes; `epochs` per dataset (others: `default_epochs`).
 _BUDGET = {"batch_size": 64, "quick_epochs": 2, "default_epochs": 20,
            "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20}}
-BUDGETS = {"dcgan": _BUDGET, "infogan": _BUDGET, "wgan-gp": _BUDGET}
+BUDGETS = {"dcgan": _BUDGET, "infogan": _BUDGET, "wgan-gp": _BUDGET, "began": _BUDGET}
 
 _COMMON = [
     Option("filters", "int", 64, "base filter count of the generator and discriminator",
@@ -52,6 +55,15 @@ OPTIONS = {
     "wgan-gp": [_LATENT] + _COMMON + [
         Option("n_critic", "int", 5, "critic steps per generator step", minimum=1),
         Option("gp_weight", "float", 10.0, "weight of the gradient penalty", minimum=0.0)],
+    "began": [
+        Option("latent_dim", "int", 64, "size of the generator's noise input", minimum=1),
+        Option("embedding_dim", "int", 64, "size of the autoencoder discriminator's embedding h",
+               minimum=1),
+    ] + _COMMON + [
+        Option("gamma", "float", 0.5, "diversity ratio L(G(z)) / L(x) the control aims at, "
+               "in (0, 1]", minimum=0.0, maximum=1.0, low_open=True),
+        Option("lambda_k", "float", 0.001, "learning rate of the equilibrium control k",
+               minimum=0.0)],
     "infogan": [
         Option("noise_dim", "int", 62, "size of the incompressible noise", minimum=1),
         Option("n_categories", "int", None, "categories of the categorical code (default: the "
@@ -92,6 +104,10 @@ def _model_class(method):
         from keras_unsup.models.wgan_gp import WGANGP
 
         return WGANGP
+    if method == "began":
+        from keras_unsup.models.began import BEGAN
+
+        return BEGAN
     from keras_unsup.models.infogan import InfoGAN
 
     return InfoGAN
@@ -119,6 +135,18 @@ def _build(method, image_shape, settings, seed):
             ),
             gp_weight=settings["gp_weight"],
             n_critic=settings["n_critic"],
+            seed=seed,
+        )
+    if method == "began":
+        return cls(
+            builders.build_began_generator(
+                settings["latent_dim"], image_shape, filters=settings["filters"]
+            ),
+            builders.build_began_discriminator(
+                image_shape, filters=settings["filters"], embedding_dim=settings["embedding_dim"]
+            ),
+            gamma=settings["gamma"],
+            lambda_k=settings["lambda_k"],
             seed=seed,
         )
     codes = {k: settings[k] for k in ("noise_dim", "n_categories", "n_continuous")}
@@ -284,6 +312,8 @@ def train_gan(method, config, data, run):
     if run:
         run.phase("plotting")
         _write_figures(run, model, data, history, config.seed)
+        if method == "began":
+            _write_began_figures(run, model, history, config.seed)
         run.phase("saving")
         run.save_model(model, "model.keras")
     return metrics, model
@@ -313,6 +343,20 @@ def _write_figures(run, model, data, history, seed):
             run.save_figure(fig, "clusters.png")
 
 
+def _write_began_figures(run, model, history, seed):
+    """BEGAN's latent interpolations and its convergence curves (M_global and k)."""
+    from keras_unsup import viz
+
+    n_pairs, n_steps = 6, 10
+    latent = model.interpolation_latent(n_pairs, n_steps, seed=seed)
+    fig = viz.image_grid(model.generate(latent=latent), nrows=n_pairs, ncols=n_steps)
+    fig.suptitle("latent interpolations (one pair of noise vectors per row)", fontsize=10)
+    run.save_figure(fig, "interpolations.png")
+    keys = [k for k in ("m_global", "k") if history.history.get(k)]
+    if keys:
+        run.save_figure(viz.plot_history(history.history, keys=keys), "convergence.png")
+
+
 @register("dcgan", family="generative", options=OPTIONS["dcgan"], min_steps=MIN_STEPS, summary="DCGAN (non-saturating loss)", clusters=False)
 def run_dcgan(config, data, run):
     return train_gan("dcgan", config, data, run)[0]
@@ -333,3 +377,17 @@ def run_infogan(config, data, run):
 @register("wgan-gp", family="generative", options=OPTIONS["wgan-gp"], min_steps=MIN_STEPS, summary="WGAN with gradient penalty", clusters=False)
 def run_wgan_gp(config, data, run):
     return train_gan("wgan-gp", config, data, run)[0]
+
+
+@register("began", family="generative", options=OPTIONS["began"], min_steps=MIN_STEPS,
+          summary="BEGAN (autoencoder discriminator, equilibrium control k, M_global)",
+          clusters=False)
+def run_began(config, data, run):
+    from keras_unsup.checks import check_image_array
+
+    # NaN images would make every reconstruction loss (and k) NaN: refuse them first.
+    for name in ("x_train", "x_test"):
+        x = getattr(data, name, None)
+        if isinstance(x, np.ndarray):
+            check_image_array(x, name, dtype=None)
+    return train_gan("began", config, data, run)[0]

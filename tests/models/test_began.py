@@ -178,3 +178,16 @@ def test_save_and_load_keep_generator_outputs_k_and_optimizers(tmp_path):
     # training goes on from the loaded state
     loaded.fit(image_dataset(images(8), 8, seed=0), epochs=1, verbose=0)
     assert int(loaded.d_optimizer.iterations.numpy()) == 2
+
+
+def test_interpolation_latent_runs_straight_between_fixed_draws():
+    model = tiny_began()
+    latent = model.interpolation_latent(3, n_steps=5, seed=4)
+    assert latent.shape == (15, 4) and latent.dtype == np.float32
+    ends = model.fixed_latent(6, seed=4)
+    rows = latent.reshape(3, 5, 4)
+    np.testing.assert_allclose(rows[:, 0], ends[:3], atol=1e-6)
+    np.testing.assert_allclose(rows[:, -1], ends[3:], atol=1e-6)
+    np.testing.assert_allclose(rows[:, 2], (ends[:3] + ends[3:]) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match="`n_steps` must be an integer >= 2"):
+        model.interpolation_latent(2, n_steps=1)

@@ -114,3 +114,54 @@ def test_init_model_errors_name_the_option(tmp_path):
     with pytest.raises(ValueError, match="holds a WGANGP, but 'dcgan' trains a GAN"):
         run_recipe("dcgan", "digits", quick=True, epochs=1, verbose=0, latent_dim=8,
                    init_model=str(first / "model.keras"), **TINY)
+
+
+def test_began_is_registered_with_its_options():
+    recipe = get_recipe("began")
+    assert recipe.family == "generative" and not recipe.clusters
+    names = {option.name: option for option in recipe.options}
+    assert names["gamma"].default == 0.5 and names["lambda_k"].default == 0.001
+    assert {"latent_dim", "embedding_dim", "filters"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"gamma": 0.0}, r"`gamma` must be a number in \(0.0, 1.0\]"),
+        ({"gamma": 1.2}, r"`gamma` must be a number in \(0.0, 1.0\]"),
+        ({"lambda_k": -0.001}, r"`lambda_k` must be a number in \[0.0, inf\)"),
+    ],
+)
+def test_began_recipe_refuses_bad_options_before_any_work(options, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        run_recipe("began", "digits", quick=True, epochs=1, verbose=0, out_dir=tmp_path, **options)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_began_recipe_refuses_nan_images(tmp_path):
+    from keras_unsup.data import load_dataset
+
+    data = load_dataset("digits").subset(200, 50, seed=0)
+    data.x_train[3, 2, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="`x_train` must hold only finite values"):
+        run_recipe("began", "digits", data=data, epochs=1, verbose=0, out_dir=tmp_path)
+    assert not (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.slow
+def test_began_recipe_scores_and_draws_its_figures(tmp_path):
+    metrics = run_recipe("began", "digits", quick=True, epochs=1, seed=0, out_dir=tmp_path,
+                         verbose=0, latent_dim=8, embedding_dim=8, **TINY)
+    for key in ("frechet_distance", "frechet_floor", "linear_probe_acc", "final_m_global",
+                "final_k", "final_real_loss", "final_g_loss", "images_per_second"):
+        assert isinstance(metrics[key], float) and np.isfinite(metrics[key]), key
+    assert 0.0 <= metrics["linear_probe_acc"] <= 1.0 and 0.0 <= metrics["final_k"] <= 1.0
+    assert metrics["final_m_global"] >= metrics["final_real_loss"] - 1e-6  # L(x) + |...|
+    assert metrics["options"]["gamma"] == 0.5 and metrics["options"]["lambda_k"] == 0.001
+    for name in ("samples.png", "interpolations.png", "convergence.png", "losses.png",
+                 "model.keras"):
+        assert (tmp_path / name).is_file(), name
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(model).__name__ == "BEGAN"
+    assert float(model.k) == pytest.approx(metrics["final_k"])
+    assert model.discriminator_features(np.zeros((2, 8, 8, 1), np.float32)).shape == (2, 8)
