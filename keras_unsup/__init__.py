@@ -61,6 +61,8 @@ _EXPORTS = {
     "GAN": "keras_unsup.models.gan",
     "InfoGAN": "keras_unsup.models.infogan",
     "WGANGP": "keras_unsup.models.wgan_gp",
+    "RBM": "keras_unsup.models.rbm",
+    "DBN": "keras_unsup.models.dbn",
     "BEGAN": "keras_unsup.models.began",
     "check_images": "keras_unsup.checks",
     "bernoulli_nll": "keras_unsup.losses",

@@ -241,6 +241,33 @@ def check_image_array(x, name="x", image_shape=None, *, finite=True, dtype=np.fl
     return x if dtype is None else x.astype(dtype, copy=False)
 
 
+def check_array_range(x, name, low=None, high=None):
+    """Validates a non-empty array of finite numbers within `[low, high]`; returns it
+    as a float32 NumPy array (e.g. the inputs of a Bernoulli RBM, which are
+    probabilities in [0, 1]).
+
+    Example:
+
+    >>> check_array_range(np.full((2, 3), 0.5), "x", 0.0, 1.0).shape
+    (2, 3)
+    """
+    x = np.asarray(x)
+    if x.size == 0:
+        raise ValueError(f"`{name}` must hold at least one value. Received: {name}.shape={x.shape}")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"`{name}` must hold numbers. Received: {name}.dtype={x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`{name}` must hold only finite values. "
+                         f"Received: {name} with NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if (low is not None and lo < low) or (high is not None and hi > high):
+        wanted = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise ValueError(f"`{name}` must hold values in {wanted}. "
+                         f"Received: {name} with values in [{lo:g}, {hi:g}]")
+    return x
+
+
 def check_images(x, model, name="x"):
     """Checks that a batch of images fits a model's (single) image input; returns `x`.
 

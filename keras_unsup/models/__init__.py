@@ -1,10 +1,12 @@
 """keras.Model subclasses that own a custom train_step."""
 
 from keras_unsup.models.began import BEGAN
+from keras_unsup.models.dbn import DBN
 from keras_unsup.models.dec import DEC, IDEC
 from keras_unsup.models.gan import GAN
 from keras_unsup.models.infogan import InfoGAN
 from keras_unsup.models.moco import MoCo
+from keras_unsup.models.rbm import RBM
 from keras_unsup.models.rotnet import RotNet
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.wgan_gp import WGANGP
