@@ -11,4 +11,5 @@ from keras_unsup.models.rotnet import RotNet
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.wgan_gp import WGANGP
 
-__all__ = ["BEGAN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo", "RotNet", "SimCLR", "WGANGP"]
+__all__ = ["BEGAN", "DBN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo", "RBM", "RotNet", "SimCLR",
+           "WGANGP"]

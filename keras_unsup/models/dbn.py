@@ -17,8 +17,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_unsup.checks import (check_bool, check_choice, check_int, check_positive_int,
-                                check_seed, check_units)
+from keras_unsup.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_seed,
+    check_units,
+)
 from keras_unsup.models.rbm import RBM, VISIBLE_TYPES, check_visible_shape
 
 

@@ -31,8 +31,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_unsup.checks import (check_array_range, check_bool, check_choice, check_int,
-                                check_positive_int, check_seed, is_int, replicas_in_sync)
+from keras_unsup.checks import (
+    check_array_range,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_seed,
+    is_int,
+    replicas_in_sync,
+)
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
 
