@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_unsup.checks import (
+    check_choice,
     check_image_array,
     check_int,
     check_number,
@@ -33,8 +34,15 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
     previous labels come from the restored weights. Pass `epochs` to `fit` (the most
     update intervals), not `steps_per_epoch`.
 
+    `x` may also be a streamed dataset (a `FolderDataset`, `data.is_streaming`): then
+    no image is held whole. The batches of an epoch are the same seeded draw of
+    indices, each image decoded from its file (`data.image_reader(split)`) and paired
+    with its row of `p`; `q` and the codes of the k-means start are computed batch by
+    batch over `data.stream(split)` (`data.encode`), so only they are held.
+
     Args:
-        x: the training images, `(n, height, width, channels)`.
+        x: the training images, `(n, height, width, channels)`, or a streamed dataset
+            whose `split` are the training images.
         update_interval: training steps between two refreshes of `p`.
         batch_size: images per training step; with `tf.distribute`, the global batch.
         tol: stop when fewer than this fraction of the labels changed (in [0, 1]; 0
@@ -43,13 +51,15 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
         seed: seed of k-means and of the batch order (`None`: unseeded).
         predict_batch_size: images per call when `q` is computed.
         verbose: 1 prints one line per refresh.
+        split: with a streamed dataset, which split it trains on (`"train"`, `"test"`
+            or `"all"`, train then test as `x_all` orders them); unused for an array.
 
     Attributes:
         history: one dict per refresh after an epoch of the last fit (`epoch`,
             `iteration` (optimizer steps so far), `delta_label` and the epoch's logs);
             a resumed fit records the epochs it trains (Keras' `History` and the
             recipes' run state keep `delta_label` with the other logs).
-        labels: the hard labels of `x` at the last refresh, shape `(n,)`.
+        labels: the hard labels of `x` (of its `split`) at the last refresh, `(n,)`.
         converged: whether `tol` stopped the last fit.
 
     Example:
@@ -60,9 +70,20 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
     """
 
     def __init__(self, x, *, update_interval=140, batch_size=256, tol=1e-3, n_init=20,
-                 seed=None, predict_batch_size=1024, verbose=0):
+                 seed=None, predict_batch_size=1024, verbose=0, split="all"):
         super().__init__()
-        self.x = check_image_array(x, "x")
+        if getattr(x, "is_streaming", False):
+            self.data, self.x = x, None
+            self.split = check_choice(split, "split", ("train", "test", "all"))
+            n = int(x.split_size(self.split))
+            if n < 1:
+                raise ValueError(f"`x` must hold at least one image in its {self.split!r} "
+                                 f"split. Received: an empty split of {x.name!r}")
+        else:
+            self.data, self.split = None, None
+            self.x = check_image_array(x, "x")
+            n = len(self.x)
+        self._n = n
         self.update_interval = check_positive_int(update_interval, "update_interval")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.tol = check_number(tol, "tol", 0.0, 1.0)
@@ -73,7 +94,6 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
         # Without a seed, one random seed per callback: its epochs still differ.
         self._order_seed = self.seed if self.seed is not None \
             else int(np.random.default_rng().integers(2**31))
-        n = len(self.x)
         # Read by the training data when each epoch's iterator starts, i.e. after
         # `on_epoch_begin`: so no batch is ever paired with a stale `p`.
         self._target = tf.Variable(tf.zeros((n, 0)), shape=tf.TensorShape([n, None]),
@@ -90,6 +110,8 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
 
     def dataset(self):
         """Batches `(images, p)`: `update_interval` of them per pass (one Keras epoch)."""
+        if self.data is not None:
+            return self._streamed_dataset()
         x = tf.constant(self.x)
         target, order, size = self._target, self._order, self.batch_size
 
@@ -99,10 +121,29 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
 
         return tf.data.Dataset.range(self.update_interval).map(batch).prefetch(tf.data.AUTOTUNE)
 
+    def _streamed_dataset(self):
+        # The same draw of indices as in memory; each image is decoded from its file
+        # (in parallel, in order) and each batch gathers its rows of `p`.
+        read = self.data.image_reader(self.split)
+        target, order = self._target, self._order
+        autotune = tf.data.AUTOTUNE
+
+        def image(step):
+            index = order[step]
+            return read(index), index
+
+        def pair(images, index):
+            return images, tf.gather(target, index)
+
+        ds = tf.data.Dataset.range(self.update_interval * self.batch_size)
+        ds = ds.map(image, num_parallel_calls=autotune, deterministic=True)
+        ds = ds.batch(self.batch_size, drop_remainder=True).map(pair)
+        return ds.prefetch(autotune)
+
     def _batch_order(self, epoch):
         # Whole permutations of the data, seeded by (seed, epoch) so that a resumed run
         # draws the batches the uninterrupted one drew.
-        n = len(self.x)
+        n = self._n
         rng = np.random.default_rng([self._order_seed, int(epoch)])
         need = self.update_interval * self.batch_size
         order = np.concatenate([rng.permutation(n) for _ in range(-(-need // n))])
@@ -116,8 +157,11 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
         return np.asarray(self._target.numpy())
 
     def _refresh(self):
-        q = np.asarray(self.model.predict(self.x, batch_size=self.predict_batch_size,
-                                          verbose=0))
+        if self.data is not None:
+            q = self.data.encode(self.model, self.split, batch_size=self.predict_batch_size)
+        else:
+            q = np.asarray(self.model.predict(self.x, batch_size=self.predict_batch_size,
+                                              verbose=0))
         labels = q.argmax(axis=1)
         delta = None if self.labels is None else float(np.mean(labels != self.labels))
         self._target.assign(target_distribution(q))
@@ -132,9 +176,29 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
         """The first epoch of a fit: centres, `p` and labels from the current weights."""
         self._started = True
         if not self.model.centers_initialized:
-            self.model.init_centers(self.x, n_init=self.n_init, seed=self.seed,
-                                    batch_size=self.predict_batch_size)
+            if self.data is not None:
+                self._init_centers_from_stream()
+            else:
+                self.model.init_centers(self.x, n_init=self.n_init, seed=self.seed,
+                                        batch_size=self.predict_batch_size)
         self._refresh()
+
+    def _init_centers_from_stream(self):
+        """`DEC.init_centers` on a stream: k-means on the codes, encoded batch by batch."""
+        from sklearn.cluster import KMeans
+
+        k = self.model.n_clusters
+        if k > self._n:
+            raise ValueError(f"`n_clusters` must be <= the number of images (n_samples="
+                             f"{self._n}). Received: n_clusters={k}")
+        codes = np.asarray(self.data.encode(self.model.encoder, self.split,
+                                            batch_size=self.predict_batch_size), np.float64)
+        if not np.all(np.isfinite(codes)):
+            raise ValueError("The encoder's codes of `x` hold NaN or infinity; "
+                             "check the encoder's weights.")
+        kmeans = KMeans(k, n_init=self.n_init, random_state=self.seed)
+        kmeans.fit(codes)
+        self.model.set_centers(kmeans.cluster_centers_)
 
     def on_train_begin(self, logs=None):
         # The weights may still be restored by BackupAndRestore after this: wait for

@@ -353,6 +353,32 @@ class FolderDataset(StreamingMixin):
             tf.data.experimental.AutoShardPolicy.DATA
         return ds.with_options(options).prefetch(autotune)
 
+    def image_reader(self, split="all"):
+        """A tf function from an int64 index of `split` to its float32 image in [0, 1].
+
+        For pipelines that draw the images by index in an order of their own (DEC's
+        batches, paired with the rows of its target distribution): map it over a
+        `tf.data.Dataset` of indices, with `num_parallel_calls`. It decodes the file
+        each time (the on-disk `cache` is for the sequential streams).
+
+        Args:
+            split: `"train"`, `"test"` or `"all"` (train then test, as `stream` orders
+                them).
+
+        Returns:
+            A function of a scalar int64 tensor returning an image of `image_shape`.
+        """
+        import tensorflow as tf
+
+        files = list(self.files(split))
+        paths = tf.constant(files)
+        decode = self._decoder(files)
+
+        def read(index):
+            return tf.cast(decode(tf.gather(paths, index)), tf.float32) / 255.0
+
+        return read
+
     def _materialize(self, split):
         if self.decoded_bytes(split) > STREAM_THRESHOLD_BYTES:
             raise MemoryError(

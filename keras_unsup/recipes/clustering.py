@@ -27,6 +27,13 @@ from where it stopped (40 epochs, then 100: only 60 more are trained).
 Reruns into the same folder resume: the pretraining from its last finished epoch,
 DEC and IDEC from their last refresh of the target distribution, UMAP from its saved
 embedding (both computed afresh when the pretraining they came from has changed).
+
+A streamed folder (`data.is_streaming`) is clustered by the neural methods without
+holding its images: the autoencoder pretrains on `data.stream("all")`, its
+reconstruction error is read batch by batch, the codes come from `data.encode` per
+split, and DEC/IDEC draw their batches by index from the files
+(`TargetDistributionRefresh` on the dataset); only codes and labels are held whole.
+k-means and the GMM on pixels need the pixels in memory and refuse a stream.
 """
 
 
@@ -115,7 +122,6 @@ def _settings(config, method):
 def _n_clusters(config, data, n):
     from keras_unsup.checks import check_int
 
-    _require_in_memory(data, config.method, config.option_flag)
     value = config.option("n_clusters", data.n_classes)
     if value is None:
         raise ValueError("The dataset has no labels, so the number of clusters is unknown: "
@@ -124,9 +130,11 @@ def _n_clusters(config, data, n):
     return check_int(value, config.label("n_clusters"), 2, n)
 
 
-# Clustering fits on every image (and its codes) at once: a streamed folder is refused.
-_IN_MEMORY_WHY = ("the clustering methods fit on every image (pixels or autoencoder codes of "
-                  "`x_all`) at once")
+# The pixel baselines fit on every image at once: a streamed folder is refused (the
+# neural methods cluster codes, computed from the stream).
+_IN_MEMORY_WHY = ("it clusters the pixels of every image (`x_all`) at once; the methods on "
+                  "autoencoder codes (ae-kmeans, ae-gmm, ae-umap-gmm, dec, idec) cluster a "
+                  "stream")
 
 
 def _require_in_memory(data, method="clustering", flag=None):
@@ -141,6 +149,23 @@ def _images(data, config):
     if not np.all(np.isfinite(x)):
         raise ValueError("The images must hold only finite values; they hold NaN or infinity.")
     return x
+
+
+def _n_images(data):
+    return int(data.n_train) + int(data.n_test)
+
+
+def _encode_all(model, data, x=None):
+    """`model`'s outputs for every image (train then test, as `x_all` orders them).
+
+    In memory, of the array `x`; on a stream, `data.encode` over the train split then
+    the test split (`"all"`, one pass in batches), so only the outputs are held whole.
+    """
+    from keras_unsup.recipes.common import encode
+
+    if data.is_streaming:
+        return data.encode(model, "all", batch_size=1024)
+    return encode(model, x)
 
 
 def _labels(data):
@@ -259,9 +284,10 @@ def pretrained_autoencoder(config, data, run):
     decoder, info)`, `info` holding the pretraining's epochs, time and throughput.
     """
     from keras_unsup.builders.autoencoder import build_dense_autoencoder
-    from keras_unsup.recipes.common import pretrain_autoencoder
+    from keras_unsup.recipes.common import pretrain_autoencoder, stream_reconstruction_mse
 
-    x = _images(data, config)
+    # A stream trains on all its images (`stream("all")`, as `x_all` in memory).
+    x = data if data.is_streaming else _images(data, config)
     key = _pretrain_key(config, data)
     epochs = key.pop("epochs")
     folder = config.option("ae_dir")
@@ -284,8 +310,11 @@ def pretrained_autoencoder(config, data, run):
         x, builder=build_dense_autoencoder, epochs=epochs, batch_size=key["batch_size"],
         seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
         learning_rate=float(config.options["learning_rate"]), code_size=key["code_size"],
-        hidden_units=tuple(key["hidden_units"]), name="pretrain", key=key)
-    recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
+        hidden_units=tuple(key["hidden_units"]), name="pretrain", key=key, split="all")
+    if data.is_streaming:
+        recon = stream_reconstruction_mse(autoencoder, data, "all", batch_size=1024)
+    else:
+        recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
     info = {"pretrain_epochs": epochs, "pretrain_time_s": float(sum(throughput.epoch_seconds)),
             "images_per_second": throughput.images_per_second,
             "recon_mse": float(recon if np.isscalar(recon) else recon[0]),
@@ -309,10 +338,8 @@ def _pretrain_key(config, data):
 
 
 def _codes(config, data, run):
-    from keras_unsup.recipes.common import encode
-
     autoencoder, encoder, decoder, info = pretrained_autoencoder(config, data, run)
-    codes = encode(encoder, _images(data, config))
+    codes = _encode_all(encoder, data, None if data.is_streaming else _images(data, config))
     if not np.all(np.isfinite(codes)):
         raise ValueError("The autoencoder's codes hold NaN or infinity; pretraining diverged "
                          "(try a smaller `learning_rate`).")
@@ -387,10 +414,10 @@ def _run_dec(method, config, data, run):
     from keras_unsup.callbacks.target_distribution_refresh import TargetDistributionRefresh
     from keras_unsup.models.dec import DEC, IDEC
     from keras_unsup.recipes import training
-    from keras_unsup.recipes.common import encode
 
-    x = _images(data, config)
-    k = _n_clusters(config, data, len(x))
+    # On a stream the refresh draws its batches from the files, by index: no image array.
+    x = None if data.is_streaming else _images(data, config)
+    k = _n_clusters(config, data, _n_images(data))
     s = _settings(config, method)
     max_iter = int(s["max_iter"])
     if config.quick and config.option("max_iter") is None:
@@ -411,8 +438,10 @@ def _run_dec(method, config, data, run):
         float(s["tol"])
     # One Keras epoch is one update interval: a rerun resumes from the last finished one
     # (BackupAndRestore in `training.fit`), the refresh recomputing p from its weights.
-    refresh = TargetDistributionRefresh(x, update_interval=update_interval, batch_size=batch,
-                                        tol=tol, n_init=int(s["n_init"]), seed=config.seed)
+    refresh = TargetDistributionRefresh(data if x is None else x,
+                                        update_interval=update_interval, batch_size=batch,
+                                        tol=tol, n_init=int(s["n_init"]), seed=config.seed,
+                                        split="all")
     # The fit starts afresh when the autoencoder it starts from or a setting changed.
     key = {"pretrain": _pretrain_key(config, data), "n_clusters": k,
            **{name: s.get(name) for name in ("alpha", "gamma", "update_interval", "tol",
@@ -425,7 +454,7 @@ def _run_dec(method, config, data, run):
             name=method, key=key)
     labels = refresh.labels
     if labels is None:  # a finished fit was reused: no epoch (and no refresh) ran
-        labels = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1)
+        labels = _predict_all(model, data, x).argmax(axis=1)
     logs = history.history  # every epoch of the fit, also those before a resume
     deltas = logs.get("delta_label", [])
     run.write_json("dec_history.json", [
@@ -433,10 +462,17 @@ def _run_dec(method, config, data, run):
          **{name: values[i] for name, values in logs.items()}}
         for i, epoch in enumerate(history.epoch)])
     run.save_model(model)
-    return _finish(config, data, run, encode(model.encoder, x), labels, method.upper(),
+    return _finish(config, data, run, _encode_all(model.encoder, data, x), labels,
+                   method.upper(),
                    {**info, "cluster_time_s": watch.seconds,
                     "dec_iterations": int(model.optimizer.iterations.value.numpy()),
                     "dec_converged": bool(deltas) and deltas[-1] < tol})
+
+
+def _predict_all(model, data, x):
+    if x is None:
+        return _encode_all(model, data)
+    return model.predict(x, batch_size=1024, verbose=0)
 
 
 def _copy(model):

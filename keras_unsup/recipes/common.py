@@ -16,11 +16,13 @@ def encode(encoder, x, batch_size=1024):
 
 def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run=None,
                          verbose=1, learning_rate=1e-3, validation_x=None, patience=None,
-                         callbacks=(), name="fit", key=None, **builder_kwargs):
+                         callbacks=(), name="fit", key=None, split="all", **builder_kwargs):
     """Builds an autoencoder for `x`'s image shape and trains it to reconstruct `x`.
 
     Args:
-        x: training images `(n, h, w, c)` in [0, 1].
+        x: training images `(n, h, w, c)` in [0, 1], or a streamed dataset
+            (`data.is_streaming`): it then trains on `x.stream(split)`, reshuffled every
+            epoch with `seed`, and no image is held whole.
         builder: a builder from `keras_unsup.builders` (default: the dense autoencoder).
         epochs: training epochs.
         batch_size: images per step.
@@ -32,6 +34,8 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
         patience: early-stopping patience in epochs, or `None`.
         callbacks: further Keras callbacks.
         name, key: the fit's name and key in the run state (see `training.fit`).
+        split: with a streamed `x` (and `validation_x`), the split trained on
+            (`"train"`, `"test"` or `"all"`, train then test); unused for arrays.
         **builder_kwargs: passed to the builder (e.g. `code_size=10`).
 
     Returns:
@@ -40,18 +44,42 @@ def pretrain_autoencoder(x, *, builder=None, epochs, batch_size=256, seed=0, run
     """
     if builder is None:
         from keras_unsup.builders.autoencoder import build_dense_autoencoder as builder
-    autoencoder, encoder, decoder = builder(input_shape=tuple(x.shape[1:]), **builder_kwargs)
+    streamed = getattr(x, "is_streaming", False)
+    shape = tuple(x.image_shape) if streamed else tuple(x.shape[1:])
+    autoencoder, encoder, decoder = builder(input_shape=shape, **builder_kwargs)
     # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
     autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    train_ds = autoencoder_dataset(x, batch_size, seed=seed)
+    if streamed:
+        train_ds = x.stream(split, batch_size, shuffle=True, seed=seed, map_fn=_pair)
+        n_images = x.split_size(split)
+    else:
+        train_ds = autoencoder_dataset(x, batch_size, seed=seed)
+        n_images = len(x)
     val_ds = None
-    if validation_x is not None:
+    if validation_x is not None and getattr(validation_x, "is_streaming", False):
+        val_ds = validation_x.stream(split, 1024, map_fn=_pair)
+    elif validation_x is not None:
         val_ds = autoencoder_dataset(validation_x, 1024, shuffle=False)
     history, throughput = training.fit(autoencoder, train_ds, epochs=epochs, run=run,
-                                       n_images=len(x), validation_data=val_ds,
+                                       n_images=n_images, validation_data=val_ds,
                                        patience=patience, callbacks=callbacks, verbose=verbose,
                                        name=name, key=key)
     return autoencoder, encoder, decoder, throughput, history
+
+
+def _pair(batch):
+    return batch, batch
+
+
+def stream_reconstruction_mse(autoencoder, data, split="all", batch_size=1024):
+    """Mean squared reconstruction error of `split`, read batch by batch from the stream.
+
+    The streaming counterpart of `autoencoder.evaluate(x, x)` for an autoencoder
+    compiled with the `"mse"` loss: Keras averages the loss over the images, each
+    batch weighted by its size.
+    """
+    value = autoencoder.evaluate(data.stream(split, batch_size, map_fn=_pair), verbose=0)
+    return float(value if np.isscalar(value) else value[0])
 
 
 def hold_out(data, share, seed):

@@ -42,3 +42,49 @@ def test_bad_images():
     bad[0, 0, 0, 0] = np.inf
     with pytest.raises(ValueError, match="finite"):
         TargetDistributionRefresh(bad)
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory):
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("refresh_folder")
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (root / name).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (4, 4)).astype(np.uint8), mode="L").save(
+                root / name / f"{i}.png")
+    return root
+
+
+def test_a_stream_yields_the_batches_of_the_arrays(small_folder):
+    from keras_unsup.data import load_dataset
+
+    streamed = load_dataset(str(small_folder), stream=True)
+    x = load_dataset(str(small_folder), stream=False).x_all
+    assert streamed.is_streaming and len(x) == 12
+    from_stream = TargetDistributionRefresh(streamed, update_interval=4, batch_size=5, seed=3)
+    in_memory = TargetDistributionRefresh(x, update_interval=4, batch_size=5, seed=3)
+    assert from_stream.dataset().cardinality().numpy() == 4
+    p = np.random.default_rng(0).dirichlet(np.ones(3), size=12).astype("float32")
+    for refresh in (from_stream, in_memory):
+        refresh._target.assign(p)
+        refresh._order.assign(refresh._batch_order(1))
+    np.testing.assert_array_equal(from_stream._batch_order(1), in_memory._batch_order(1))
+    batches = list(zip(from_stream.dataset().as_numpy_iterator(),
+                       in_memory.dataset().as_numpy_iterator()))
+    assert len(batches) == 4
+    for (images, target), (images_ref, target_ref) in batches:
+        assert images.shape == (5, 4, 4, 1)
+        np.testing.assert_allclose(images, images_ref, atol=1e-6)
+        np.testing.assert_array_equal(target, target_ref)
+
+
+def test_a_stream_split_is_checked(small_folder):
+    from keras_unsup.data import load_dataset
+
+    streamed = load_dataset(str(small_folder), stream=True)
+    with pytest.raises(ValueError, match="`split` must be one of"):
+        TargetDistributionRefresh(streamed, split="val")
+    assert TargetDistributionRefresh(streamed, split="test")._n == streamed.n_test
