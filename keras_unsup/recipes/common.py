@@ -126,6 +126,35 @@ def stream_sample(data, split="test", n=10):
     return next(data.stream(split, max(n, 1), shuffle=False).as_numpy_iterator())[:n]
 
 
+def in_memory_sample(data, n_train, n_test, seed=0):
+    """A seeded random sample of a streamed dataset, read into an in-memory `Dataset`.
+
+    For the evaluations that need images as arrays (a GAN's Fréchet distance and probe,
+    its guard's reference images): they see `n_train` training and `n_test` test
+    images, never the whole folder. An in-memory dataset is returned as it is.
+    """
+    from keras_unsup.data.datasets import Dataset
+
+    if not getattr(data, "is_streaming", False):
+        return data
+    part = data.subset(n_train, n_test, seed=seed)
+
+    def read(split):
+        n = part.split_size(split)
+        if n == 0:
+            return np.zeros((0, *data.image_shape), np.float32), None
+        labelled = part.labels(split) is not None
+        batches = list(part.stream(split, 1024, labels=labelled).as_numpy_iterator())
+        if not labelled:
+            return np.concatenate(batches), None
+        return (np.concatenate([b[0] for b in batches]),
+                np.concatenate([b[1] for b in batches]).astype(np.int64))
+
+    (x_train, y_train), (x_test, y_test) = read("train"), read("test")
+    return Dataset(data.name, x_train, y_train, x_test, y_test,
+                   class_names=getattr(data, "class_names", None))
+
+
 def require_in_memory(data, method, why, *, flag=None):
     """Refuses a streamed dataset for a method that needs every image in memory.
 

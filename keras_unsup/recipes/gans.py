@@ -233,16 +233,14 @@ def train_gan(method, config, data, run):
     from keras_unsup.callbacks.generated_images import GeneratedImages
     from keras_unsup.data.pipeline import image_dataset
     from keras_unsup.recipes import training
-    from keras_unsup.recipes.common import require_in_memory
+    from keras_unsup.recipes.common import in_memory_sample
 
-    require_in_memory(data, method, "its training pipeline and the GAN guard hold the "
-                      "train and test images as arrays", flag=config.option_flag)
     settings = _settings(config, method, data)
     epochs = epochs_for(config, settings, data.name)
-    if data.x_train.ndim != 4:
-        raise ValueError(
-            f"`x_train` must be images (n, h, w, c). Received: shape {data.x_train.shape}"
-        )
+    # A streamed folder trains from its stream; the evaluation (Fréchet distance, probe,
+    # the guard's reference images) reads a seeded sample of the sizes the options give.
+    evaluation = in_memory_sample(data, settings["n_probe_train"], settings["n_frechet"],
+                                  seed=config.seed)
     if settings.get("init_model"):
         # Go on training a saved model: weights and both optimizers' state carry over.
         model = load_init_model(settings["init_model"], _model_class(method), method,
@@ -254,11 +252,15 @@ def train_gan(method, config, data, run):
         # which `run_recipe`'s seeding turns on).
         model.compile(jit_compile=settings["jit_compile"])
     # Whole batches only: a last, small batch would give BatchNorm noisy statistics.
-    batch_size = min(int(settings["batch_size"]), len(data.x_train))
-    train_ds = image_dataset(data.x_train, batch_size, seed=config.seed, drop_remainder=True)
+    batch_size = min(int(settings["batch_size"]), data.n_train)
+    if data.is_streaming:
+        train_ds = data.train_stream(batch_size, seed=config.seed, drop_remainder=True)
+    else:
+        train_ds = image_dataset(data.x_train, batch_size, seed=config.seed,
+                                 drop_remainder=True)
 
     guard = GANGuard(
-        data.x_test,
+        evaluation.x_test,
         seed=config.seed,
         checkpoint_path=(run.checkpoint_dir / "last_good.weights.h5") if run else None,
     )
@@ -277,7 +279,7 @@ def train_gan(method, config, data, run):
         train_ds,
         epochs=epochs,
         run=run,
-        n_images=(len(data.x_train) // batch_size) * batch_size,
+        n_images=(data.n_train // batch_size) * batch_size,
         callbacks=callbacks,
         verbose=config.verbose,
     )
@@ -301,7 +303,7 @@ def train_gan(method, config, data, run):
     metrics.update(
         evaluate_gan(
             model,
-            data,
+            evaluation,
             seed=config.seed,
             n_frechet=n_frechet,
             n_probe_train=n_probe,
@@ -311,7 +313,7 @@ def train_gan(method, config, data, run):
     metrics["diversity_ratio"] = guard.diversity_ratio()
     if run:
         run.phase("plotting")
-        _write_figures(run, model, data, history, config.seed)
+        _write_figures(run, model, evaluation, history, config.seed)
         if method == "began":
             _write_began_figures(run, model, history, config.seed)
         run.phase("saving")
@@ -349,8 +351,10 @@ def _write_began_figures(run, model, history, seed):
 
     n_pairs, n_steps = 6, 10
     latent = model.interpolation_latent(n_pairs, n_steps, seed=seed)
-    fig = viz.image_grid(model.generate(latent=latent), nrows=n_pairs, ncols=n_steps)
-    fig.suptitle("latent interpolations (one pair of noise vectors per row)", fontsize=10)
+    # one pair of noise vectors per row, from z_a (t = 0) to z_b (t = 1)
+    titles = [f"t={t:.2f}" for t in np.linspace(0, 1, n_steps)] + [""] * (n_steps * (n_pairs - 1))
+    fig = viz.image_grid(model.generate(latent=latent), nrows=n_pairs, ncols=n_steps,
+                         titles=titles, row_labels=[f"pair {i + 1}" for i in range(n_pairs)])
     run.save_figure(fig, "interpolations.png")
     keys = [k for k in ("m_global", "k") if history.history.get(k)]
     if keys:
@@ -385,8 +389,9 @@ def run_wgan_gp(config, data, run):
 def run_began(config, data, run):
     from keras_unsup.checks import check_image_array
 
-    # NaN images would make every reconstruction loss (and k) NaN: refuse them first.
-    for name in ("x_train", "x_test"):
+    # NaN images would make every reconstruction loss (and k) NaN: refuse them first
+    # (a stream's files are decoded images, in [0, 1] by construction).
+    for name in () if data.is_streaming else ("x_train", "x_test"):
         x = getattr(data, name, None)
         if isinstance(x, np.ndarray):
             check_image_array(x, name, dtype=None)
