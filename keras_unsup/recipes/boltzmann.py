@@ -76,6 +76,11 @@ def budget(n_train, batch_size):
 def _settings(config, data):
     from keras_unsup.checks import check_positive_int
 
+    from keras_unsup.recipes.common import require_in_memory
+
+    require_in_memory(data, config.method, "its layers train on the activations of the "
+                      "layer below, computed for every image at once",
+                      flag=config.option_flag)
     settings = dict(config.options)
     batch_size = config.batch_size if config.batch_size is not None else DEFAULT_BATCH_SIZE
     settings["batch_size"] = min(check_positive_int(batch_size, "batch_size"),

@@ -98,7 +98,8 @@ def test_two_view_stream_augments_each_batch_twice(streamed):
     assert not np.allclose(view_1, view_2)
 
 
-@pytest.mark.parametrize("method, named", [("kmeans", "kmeans"), ("gmm", "gmm")])
+@pytest.mark.parametrize("method, named", [("kmeans", "kmeans"), ("gmm", "gmm"),
+                                           ("rbm", "rbm"), ("dbn", "dbn")])
 def test_methods_that_need_memory_refuse_a_stream(image_folder, method, named):
     data = load_dataset(str(image_folder), stream=True)
     with pytest.raises(ValueError, match=rf"`dataset` '.*' is streamed \(300 images.*; "
