@@ -156,16 +156,8 @@ def train_autoencoder(method, config, data, run):
             data.x_test, data.x_test, batch_size=1024, verbose=0))
     codes = encode(encoder, data.x_test)
     metrics.update(_code_scores(codes, data, settings, config.seed))
-    if run:
-        run.phase("plotting")
-        _write_figures(run, data, test_inputs, recon, codes, config.seed, noisy=noise is not None)
-        if method == "vae":
-            _write_prior_samples(run, decoder, settings["code_size"], config.seed)
-        run.phase("saving")
-        run.save_model(autoencoder, "model.keras")
-        run.save_model(encoder, "encoder.keras")
-        if decoder is not None:
-            run.save_model(decoder, "decoder.keras")
+    _write_run(run, method, data, (autoencoder, encoder, decoder), settings, config.seed,
+               test_inputs, recon, codes, noisy=noise is not None)
     return metrics, (autoencoder, encoder, decoder)
 
 
@@ -259,18 +251,26 @@ def _train_autoencoder_streamed(method, config, data, run):
             data.test_stream(1024, map_fn=lambda x: (x, x)), verbose=0))
     codes = data.encode(encoder, "test", batch_size=1024)
     metrics.update(_code_scores(codes, data, settings, seed=config.seed))
-    if run:
-        run.phase("plotting")
-        _write_figures(run, data, shown_inputs, shown_recon, codes, config.seed,
-                       noisy=noise is not None, originals=shown)
-        if method == "vae":
-            _write_prior_samples(run, decoder, settings["code_size"], config.seed)
-        run.phase("saving")
-        run.save_model(autoencoder, "model.keras")
-        run.save_model(encoder, "encoder.keras")
-        if decoder is not None:
-            run.save_model(decoder, "decoder.keras")
+    _write_run(run, method, data, (autoencoder, encoder, decoder), settings, config.seed,
+               shown_inputs, shown_recon, codes, noisy=noise is not None, originals=shown)
     return metrics, (autoencoder, encoder, decoder)
+
+
+def _write_run(run, method, data, models, settings, seed, inputs, recon, codes, *, noisy,
+               originals=None):
+    """The figures (VAE: prior samples too) and the saved models of a run."""
+    if not run:
+        return
+    autoencoder, encoder, decoder = models
+    run.phase("plotting")
+    _write_figures(run, data, inputs, recon, codes, seed, noisy=noisy, originals=originals)
+    if method == "vae":
+        _write_prior_samples(run, decoder, settings["code_size"], seed)
+    run.phase("saving")
+    run.save_model(autoencoder, "model.keras")
+    run.save_model(encoder, "encoder.keras")
+    if decoder is not None:
+        run.save_model(decoder, "decoder.keras")
 
 
 def _code_scores(codes, data, settings, seed):
