@@ -1,4 +1,4 @@
-"""Benchmark of the generative family (DCGAN, InfoGAN, WGAN-GP); writes JSON results.
+"""Benchmark of the generative family (DCGAN, InfoGAN, WGAN-GP, BEGAN); writes JSON results.
 
 Measures, per method and seed, through `run_recipe`: InfoGAN's cluster ACC/NMI/ARI
 (Q's category on the test images), the Fréchet distance between generated and real
@@ -11,6 +11,16 @@ Run heavy jobs one at a time on shared machines, e.g.:
 
     python benchmarks/gans.py --dataset fashion_mnist \
         --epochs 3 --n-train 60000 --methods infogan,dcgan,wgan-gp
+
+Equal CPU budgets: `--budget-s 150` gives every method about the same seconds of
+training. Before its run each method's seconds per training step are measured on
+this machine (a few steps of a fresh model, after the graph is traced), and its
+epochs are `max(1, round(budget_s / seconds_per_epoch))`; each run records the
+measured rate and the training seconds it actually used (`train_seconds`). An
+option for one method only is `--set METHOD:KEY=VALUE` (e.g. `--set began:filters=16`):
+
+    python benchmarks/gans.py --dataset fashion_mnist --n-train 10000 --n-test 2000 \
+        --methods dcgan,wgan-gp,began --budget-s 150 --set began:filters=16 --name gans_budget
 """
 
 import argparse
@@ -31,6 +41,7 @@ KEYS = (
     "linear_probe_acc",
     "images_per_second",
     "epochs_trained",
+    "train_seconds",
     "wall_time_s",
 )
 
@@ -50,6 +61,11 @@ def main(argv=None):
         "--n-train", type=int, default=None, help="training images (a seeded subset); default: all"
     )
     parser.add_argument("--n-test", type=int, default=None, help="test images; default: all")
+    parser.add_argument(
+        "--budget-s", type=float, default=None,
+        help="seconds of training per method: epochs chosen from a measured time per step "
+        "(overrides --epochs)",
+    )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "results"))
@@ -63,16 +79,24 @@ def main(argv=None):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="recipe option, repeatable (e.g. --set n_critic=5)",
+        help="recipe option, repeatable (e.g. --set n_critic=5); METHOD:KEY=VALUE for "
+        "one method only (e.g. --set began:filters=16)",
     )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_unsup.data import load_dataset
-    from keras_unsup.recipes import run_recipe
-    from keras_unsup.recipes.base import parse_options
+    from keras_unsup.recipes import get_recipe, run_recipe
+    from keras_unsup.recipes.options import parse_set_flags, resolve_options
 
-    options = parse_options(args.set)
+    shared = [item for item in args.set if ":" not in item.split("=", 1)[0]]
+    per_method = {}
+    for item in args.set:
+        key = item.split("=", 1)[0]
+        if ":" in key:
+            method, rest = item.split(":", 1)
+            per_method.setdefault(method.strip(), []).append(rest)
+    shared = parse_set_flags(shared, "--set")
     data = load_dataset(args.dataset, seed=0)
     if args.n_train or args.n_test:
         data = data.subset(args.n_train, args.n_test, seed=0)
@@ -80,20 +104,31 @@ def main(argv=None):
     runs_dir = Path(args.runs or f"runs/bench-gans-{args.dataset}")
     results = []
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
+        texts = {**shared, **parse_set_flags(per_method.get(method, []), "--set")}
+        method_options = resolve_options(get_recipe(method), texts, flag="--set",
+                                         from_text=True)
+        budget = None
+        if args.budget_s:
+            budget = _budget_epochs(method, data, method_options, args.batch_size, args.budget_s)
+            print(f"{method}: {budget['seconds_per_step']:.3f} s/step measured, "
+                  f"{budget['epochs']} epoch(s) for {args.budget_s:.0f} s", flush=True)
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
             metrics = run_recipe(
                 method,
                 args.dataset,
                 data=data,
-                epochs=epochs(method),
+                epochs=budget["epochs"] if budget else epochs(method),
                 seed=seed,
                 batch_size=args.batch_size,
                 quick=args.quick,
                 verbose=2,
                 out_dir=runs_dir / method / f"seed_{seed}",
-                **options,
+                **method_options,
             )
+            metrics["train_seconds"] = train_seconds(runs_dir / method / f"seed_{seed}")
+            if budget:
+                metrics["budget"] = budget
             print(
                 f"{method} seed {seed} ({time.perf_counter() - start:.0f} s): "
                 + ", ".join(
@@ -105,6 +140,49 @@ def main(argv=None):
             )
             results.append(metrics)
             _write(args, argv, data, results)  # after every run: partial results survive
+
+
+def train_seconds(run_dir):
+    """Seconds the run's fits spent in their epochs (from its run_state.json), or None."""
+    import json
+
+    path = Path(run_dir) / "run_state.json"
+    if not path.is_file():
+        return None
+    fits = json.loads(path.read_text()).get("fits", {})
+    return float(sum(sum(fit.get("epoch_seconds") or []) for fit in fits.values()))
+
+
+def _budget_epochs(method, data, options, batch_size, budget_s, warmup=3, steps=10):
+    """Epochs of `method` that fill `budget_s` seconds of training on `data`.
+
+    Times `steps` training steps of a freshly built model (after `warmup` steps that
+    trace the graph) with the recipe's settings and batch size.
+    """
+    import keras
+
+    from keras_unsup.data.pipeline import image_dataset
+    from keras_unsup.recipes import gans
+
+    settings = {**gans.BUDGETS[method], **options}
+    if batch_size:
+        settings["batch_size"] = batch_size
+    if method == "infogan" and settings["n_categories"] is None:
+        settings["n_categories"] = data.n_classes or 10
+    keras.utils.set_random_seed(0)
+    model = gans._build(method, data.image_shape, settings, 0)
+    model.compile(jit_compile=settings["jit_compile"])
+    bs = int(settings["batch_size"])
+    ds = image_dataset(data.x_train[: bs * (warmup + steps)], bs, seed=0, drop_remainder=True)
+    model.fit(ds.take(warmup), epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(ds.skip(warmup), epochs=1, verbose=0)
+    per_step = (time.perf_counter() - start) / steps
+    per_epoch = per_step * (len(data.x_train) // bs)
+    return {"budget_s": budget_s, "seconds_per_step": per_step,
+            "seconds_per_epoch_estimate": per_epoch,
+            "epochs": max(1, round(budget_s / per_epoch)),
+            "rule": "epochs = max(1, round(budget_s / measured seconds per epoch))"}
 
 
 def _epochs(text):

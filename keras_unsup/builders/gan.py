@@ -16,7 +16,13 @@ BEGAN's discriminator is an autoencoder: it returns a reconstruction, and its
 
 import keras
 
-from keras_unsup.checks import check_bool, check_input_shape, check_int, check_positive_int
+from keras_unsup.checks import (
+    check_bool,
+    check_choice,
+    check_input_shape,
+    check_int,
+    check_positive_int,
+)
 
 # Name of the discriminators' last hidden layer (what a linear probe reads).
 FEATURES_LAYER = "features"
@@ -369,24 +375,27 @@ def _began_decoder(x, image_shape, filters, steps, prefix):
     return keras.layers.Conv2D(channels, 3, padding="same", name=f"{prefix}to_image")(x)
 
 
-def build_began_generator(latent_dim=64, image_shape=(28, 28, 1), filters=64, name="generator"):
+def build_began_generator(latent_dim=64, image_shape=(28, 28, 1), filters=64,
+                          output_activation="linear", name="generator"):
     """BEGAN's generator (Berthelot et al., 2017, figure 1), sized for `image_shape`.
 
     A dense projection of the noise to an 8x8 (at most) map of `filters` channels,
     then repeated blocks `[conv 3x3 ELU, conv 3x3 ELU, nearest-neighbour upsampling]`
-    (the last block without upsampling) and a 3x3 convolution to the channels, with a
-    sigmoid for images in [0, 1]. The number of upsamplings is
+    (the last block without upsampling) and a 3x3 convolution to the channels, linear
+    as in the paper (`BEGAN.generate` clips its images to [0, 1]). A sigmoid output
+    (`output_activation="sigmoid"`) saturates: on Fashion-MNIST the L1 loss drives it
+    to all-black images whose gradient vanishes. The number of upsamplings is
     `began_scale_steps(image_shape)`: 2 for 28x28 and 32x32, 0 for 8x8.
 
     Args:
         latent_dim: size of the noise vector (64 in the paper).
         image_shape: output image shape `(height, width, channels)`.
         filters: channels of every convolution (`n` in the paper, 64 or 128).
+        output_activation: `"linear"` (the paper) or `"sigmoid"`.
         name: name of the model.
 
     Returns:
-        An uncompiled `keras.Model`: `(batch, latent_dim) -> (batch, *image_shape)`,
-        values in [0, 1].
+        An uncompiled `keras.Model`: `(batch, latent_dim) -> (batch, *image_shape)`.
 
     Raises:
         ValueError: if an argument is invalid or the shape cannot be built.
@@ -400,11 +409,13 @@ def build_began_generator(latent_dim=64, image_shape=(28, 28, 1), filters=64, na
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     image_shape = check_input_shape(image_shape, "image_shape")
     filters = check_positive_int(filters, "filters")
+    output_activation = check_choice(output_activation, "output_activation",
+                                     ("linear", "sigmoid"))
     steps = began_scale_steps(image_shape)
 
     z = keras.Input((latent_dim,), name="latent")
     x = _began_decoder(z, image_shape, filters, steps, prefix="")
-    image = keras.layers.Activation("sigmoid", name="image")(x)
+    image = keras.layers.Activation(output_activation, name="image")(x)
     return keras.Model(z, image, name=name)
 
 

@@ -12,6 +12,7 @@ real images well, generated ones badly), `G` minimises `L(G(z_G))`, and the cont
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -100,6 +101,11 @@ class BEGAN(GAN):
 
     def _default_g_optimizer(self):
         return keras.optimizers.Adam(1e-4, beta_1=0.5)
+
+    def generate(self, n=None, *, latent=None, seed=0, batch_size=512):
+        """Generated images `(n, h, w, c)`, clipped to [0, 1] (the generator is linear)."""
+        images = super().generate(n, latent=latent, seed=seed, batch_size=batch_size)
+        return np.clip(images, 0.0, 1.0)
 
     def reconstruction_loss(self, images, training=False):
         """`L(images)`: the discriminator's mean absolute reconstruction error, a scalar."""

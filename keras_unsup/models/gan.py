@@ -3,8 +3,8 @@
 The networks come from `keras_unsup.builders.gan`; this class only owns how they are
 trained: one discriminator step and one generator step per batch, the
 non-saturating generator loss of Goodfellow et al. (2014), noise drawn from a seeded
-`keras.random.SeedGenerator`. `InfoGAN` and `WGANGP` subclass it and change the
-losses. All three run under `tf.distribute.MirroredStrategy` (losses are scaled by
+`keras.random.SeedGenerator`. `InfoGAN`, `WGANGP` and `BEGAN` subclass it and change
+the losses. All four run under `tf.distribute.MirroredStrategy` (losses are scaled by
 the number of replicas, each replica draws its own noise) and save to and load from
 `.keras` files with their optimizers.
 """

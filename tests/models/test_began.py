@@ -16,10 +16,10 @@ SHAPE = (8, 8, 1)
 TRACKED = ["d_loss", "fake_loss", "g_loss", "k", "m_global", "real_loss"]
 
 
-def tiny_began(**kwargs):
+def tiny_began(output_activation="linear", **kwargs):
     kwargs.setdefault("seed", 0)
     return BEGAN(
-        build_began_generator(4, SHAPE, filters=4),
+        build_began_generator(4, SHAPE, filters=4, output_activation=output_activation),
         build_began_discriminator(SHAPE, filters=4, embedding_dim=4),
         **kwargs,
     )
@@ -50,8 +50,10 @@ def test_builders_size_the_networks_from_the_image_shape(shape, steps):
     # the decoder starts from a map of at most 8x8, as in the paper
     start = generator.get_layer("reshape").output.shape
     assert max(start[1], start[2]) <= 8 and start[1] * 2**steps == shape[0]
-    out = keras.ops.convert_to_numpy(generator(np.zeros((2, 8), np.float32)))
-    assert out.min() >= 0.0 and out.max() <= 1.0  # sigmoid images
+    assert generator.get_layer("image").activation.__name__ == "linear"  # as in the paper
+    sigmoid = build_began_generator(8, shape, filters=4, output_activation="sigmoid")
+    out = keras.ops.convert_to_numpy(sigmoid(np.random.default_rng(0).normal(size=(2, 8))))
+    assert out.min() >= 0.0 and out.max() <= 1.0
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in discriminator.layers)
 
 
@@ -65,7 +67,8 @@ def test_builders_refuse_shapes_they_cannot_halve(shape):
 
 def test_one_step_moves_k_by_the_equilibrium_rule():
     keras.utils.set_random_seed(0)
-    model = tiny_began(gamma=0.5, lambda_k=0.1, k_initial=0.5)
+    # a sigmoid generator: its untrained images are grey (about 0.5 everywhere)
+    model = tiny_began(output_activation="sigmoid", gamma=0.5, lambda_k=0.1, k_initial=0.5)
     history = fit_one_step(model)  # 8 images, batch 8: one step
     assert sorted(history) == TRACKED
     logs = {key: values[-1] for key, values in history.items()}
@@ -76,7 +79,7 @@ def test_one_step_moves_k_by_the_equilibrium_rule():
     expected_k = float(np.clip(0.5 + 0.1 * balance, 0.0, 1.0))
     assert float(model.k) == pytest.approx(expected_k, abs=1e-6)
     assert logs["k"] == pytest.approx(expected_k, abs=1e-6)
-    # an untrained generator's images are reconstructed about as badly as real ones, so
+    # the untrained D reconstructs grey images about as badly as real ones, so
     # L(G(z)) > gamma L(x) and k goes down, as the rule says
     assert balance < 0 and float(model.k) < 0.5
     assert logs["m_global"] == pytest.approx(logs["real_loss"] + abs(balance), rel=1e-5)
@@ -84,9 +87,14 @@ def test_one_step_moves_k_by_the_equilibrium_rule():
 
 def test_k_stays_in_zero_one_and_does_not_move_with_lambda_k_zero():
     keras.utils.set_random_seed(0)
-    low = tiny_began(lambda_k=10.0, k_initial=0.0)
+    low = tiny_began(output_activation="sigmoid", lambda_k=10.0, k_initial=0.0)
     fit_one_step(low)
-    assert float(low.k) == 0.0  # clipped at 0 (the balance is negative)
+    assert float(low.k) == 0.0  # clipped at 0 (grey fakes: the balance is negative)
+    high = tiny_began(lambda_k=10.0, k_initial=1.0)
+    history = fit_one_step(high)
+    # the linear generator's near-0 images are easy to reconstruct: the balance is positive
+    assert 0.5 * history["real_loss"][0] > history["g_loss"][0]
+    assert float(high.k) == 1.0  # clipped at 1
     frozen = tiny_began(lambda_k=0.0, k_initial=0.3)
     fit_one_step(frozen)
     assert float(frozen.k) == pytest.approx(0.3)
@@ -118,9 +126,11 @@ def test_generate_features_and_defaults():
     assert model.d_optimizer.learning_rate.numpy() == pytest.approx(1e-4)
     assert float(model.d_optimizer.beta_1) == pytest.approx(0.5)
     assert model.d_optimizer is not model.g_optimizer
-    z = model.fixed_latent(5, seed=1)
-    np.testing.assert_allclose(model.generate(latent=z, batch_size=2),
-                               keras.ops.convert_to_numpy(model(z)), atol=1e-6)
+    z = model.fixed_latent(5, seed=1) * 50.0  # far out: the linear generator leaves [0, 1]
+    raw = keras.ops.convert_to_numpy(model(z))
+    assert raw.min() < 0.0 or raw.max() > 1.0
+    np.testing.assert_allclose(model.generate(latent=z, batch_size=2), np.clip(raw, 0, 1),
+                               atol=1e-6)
     assert model.discriminator_features(images(3)).shape == (3, 4)
     assert float(model.k) == 0.0 and (model.gamma, model.lambda_k) == (0.5, 0.001)
 
