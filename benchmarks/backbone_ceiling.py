@@ -39,13 +39,14 @@ def main(argv=None):
 
     from keras_unsup.builders.backbones import build_small_convnet
     from keras_unsup.data import load_dataset
+    from keras_unsup.recipes import get_recipe
     from keras_unsup.recipes.base import write_json
-    from keras_unsup.recipes.self_supervised import DEFAULTS
 
     keras.utils.set_random_seed(args.seed)
     data = load_dataset(args.dataset)
-    encoder = build_small_convnet(data.image_shape,
-                                  embedding_dim=DEFAULTS["moco"]["embedding_dim"])
+    embedding_dim = next(o.default for o in get_recipe("moco").options
+                         if o.name == "embedding_dim")
+    encoder = build_small_convnet(data.image_shape, embedding_dim=embedding_dim)
     images = keras.Input(data.image_shape)
     logits = keras.layers.Dense(data.n_classes)(keras.layers.ReLU()(encoder(images)))
     model = keras.Model(images, logits)

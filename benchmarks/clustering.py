@@ -69,14 +69,15 @@ def main(argv=None):
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_unsup.recipes import get_recipe, load_run_data, run_recipe
-    from keras_unsup.recipes.base import RunConfig, parse_options, write_json
+    from keras_unsup.recipes.base import RunConfig, write_json
     from keras_unsup.recipes.benchmark import summarise
+    from keras_unsup.recipes.options import given_options, parse_set_flags
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         get_recipe(m)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    options = parse_options(args.set)
+    texts = parse_set_flags(args.set)
     tag = args.dataset + ("_quick" if args.quick else "")
     runs_dir = Path(args.runs or Path("runs") / f"benchmark-clustering-{tag}")
     results = Path(args.results or ROOT / "results" / f"clustering_{tag}.json")
@@ -93,8 +94,9 @@ def main(argv=None):
                 start = time.perf_counter()
                 metrics = run_recipe(method, args.dataset, epochs=args.epochs, seed=seed,
                                      out_dir=run_dir, quick=args.quick, verbose=0, data=data,
-                                     ae_dir=str(runs_dir / "pretrained" / f"seed_{seed}"),
-                                     **options)
+                                     **given_options(get_recipe(method), {
+                                         **texts, "ae_dir": str(runs_dir / "pretrained"
+                                                                / f"seed_{seed}")}))
                 print(f"{method} seed {seed}: acc={metrics.get('acc', float('nan')):.4f} "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
             metrics["method_time_s"] = method_time(metrics)

@@ -114,9 +114,9 @@ def measure_in_memory(folder):
 
 
 def measure_stream(folder, batch_size, cache=None, passes=1):
-    from keras_unsup.data import FolderDataset
-
     import tensorflow as tf  # noqa: F401  (imported before the clock starts)
+
+    from keras_unsup.data import FolderDataset
 
     start = time.perf_counter()
     data = FolderDataset(folder, cache=cache)

@@ -58,14 +58,15 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from keras_unsup.recipes import run_recipe
-    from keras_unsup.recipes.base import parse_options, write_json
+    from keras_unsup.recipes import get_recipe, run_recipe
+    from keras_unsup.recipes.base import write_json
+    from keras_unsup.recipes.options import given_options, parse_set_flags
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     epochs = _per_method(args.epochs, int, methods)
     train_images = _per_method(args.train_images, int, methods)
-    shared_options = parse_options(args.set)
+    shared_texts = parse_set_flags(args.set)
     runs = Path(args.runs or ROOT / "runs" / f"bench-ss-{args.dataset}")
     suffix = "_quick" if args.quick else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" /
@@ -95,7 +96,7 @@ def main(argv=None):
         for seed in seeds:
             if (method, seed) in done:
                 continue
-            options = dict(shared_options)
+            options = given_options(get_recipe(method), shared_texts)
             if method in train_images:
                 options["train_images"] = train_images[method]
             metrics = run_recipe(method, args.dataset, epochs=epochs.get(method), seed=seed,

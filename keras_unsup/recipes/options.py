@@ -179,6 +179,16 @@ def resolve_options(recipe, given, *, flag=None, from_text=False):
     return resolved
 
 
+def given_options(recipe, texts, *, flag="--set"):
+    """The `--set` texts among `texts` that `recipe` declares, parsed and checked by their
+    kinds (only those: the defaults are left to `run_recipe`). For scripts that hand one
+    set of `--set` flags to several methods, e.g. the benchmarks."""
+    declared = {o.name: o for o in recipe.options}
+    given = {k: v for k, v in texts.items() if k in declared}
+    resolved = resolve_options(recipe, given, flag=flag, from_text=True)
+    return {k: resolved[k] for k in given}
+
+
 def parse_set_flags(pairs, flag="--set"):
     """`["key=value", ...]` (the command line's `--set`) into `{key: text}`, in order;
     the values are parsed later by each option's kind."""
@@ -204,4 +214,5 @@ def options_help(recipe):
     return "\n".join(lines)
 
 
-__all__ = ["Option", "option_names", "options_help", "parse_set_flags", "resolve_options"]
+__all__ = ["Option", "given_options", "option_names", "options_help", "parse_set_flags",
+           "resolve_options"]
