@@ -75,7 +75,6 @@ def budget(n_train, batch_size):
 
 def _settings(config, data):
     from keras_unsup.checks import check_positive_int
-
     from keras_unsup.recipes.common import require_in_memory
 
     require_in_memory(data, config.method, "its layers train on the activations of the "
