@@ -131,7 +131,8 @@ class DBN(keras.Model):
             learning_rate: SGD's learning rate for RBMs not compiled yet.
             seed: seed of the shuffles.
             fit_layer: `fit_layer(index, rbm, inputs)` trains one RBM on its inputs
-                (a NumPy array); default: `rbm.fit` on a shuffled `image_dataset`.
+                (a NumPy array); default: sets the RBM's visible bias from its inputs
+                (`initialize_visible_bias`), then `rbm.fit` on a shuffled `image_dataset`.
                 The recipes pass one that resumes (`keras_unsup.recipes.training.fit`).
             verbose: Keras' progress bar setting of the default `fit_layer`.
 
@@ -145,6 +146,11 @@ class DBN(keras.Model):
             from keras_unsup.data.pipeline import image_dataset
 
             def fit_layer(index, rbm, inputs):
+                # Visible biases from the data (Hinton 2010, section 8): left at zero, an
+                # upper RBM's first negative phase reconstructs every unit at 0.5 against
+                # inputs averaging far less, which drives its weights negative until all
+                # its hidden units are off (with momentum 0.9 within a few epochs).
+                rbm.initialize_visible_bias(inputs)
                 inputs = inputs.reshape((len(inputs), 1, 1, -1))  # image_dataset's NHWC
                 ds = image_dataset(inputs, batch_size, seed=seed)
                 return rbm.fit(ds, epochs=epochs, verbose=verbose, shuffle=False)
