@@ -46,6 +46,30 @@ def test_default_pretraining_changes_every_layer_and_samples_images():
     assert dbn.sample(3, 5, seed=0, start=x[:3]).shape == (3, 8, 8, 1)
 
 
+def test_default_pretraining_starts_each_visible_bias_from_its_inputs(monkeypatch):
+    from keras_unsup.models.rbm import RBM
+
+    x = _digits().x_train[:128]
+    dbn = DBN((8, 8, 1), layers=(10, 5), seed=0)
+    started = []
+    fit = RBM.fit
+
+    def record(self, *args, **kwargs):  # the bias at the moment each layer's fit begins
+        started.append(self.visible_bias.numpy().copy())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(RBM, "fit", record)
+    dbn.pretrain(x, epochs=1, batch_size=32, seed=0)
+    assert len(started) == 2
+    for index, bias in enumerate(started):
+        # layer i's inputs: x, then the trained layer below's probabilities (which do not
+        # change once that layer is trained)
+        inputs = dbn.layer_inputs(x, index).reshape(len(x), -1)
+        p = np.clip(inputs.mean(axis=0), 1e-3, 1 - 1e-3)
+        np.testing.assert_allclose(bias, np.log(p / (1 - p)), rtol=1e-4, atol=1e-4)
+    assert np.abs(started[0]).max() > 1.0  # digits' border pixels: far from log-odds 0
+
+
 @pytest.mark.slow
 def test_save_and_load_give_identical_outputs(tmp_path):
     x = _digits().x_train[:128]
