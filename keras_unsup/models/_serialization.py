@@ -28,3 +28,16 @@ class SubModelConfig:
         for name in cls.sub_models:
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
+
+
+class ArgumentsConfig:
+    """Mixin (put it before `keras.Model`) for a model whose `get_config` holds exactly
+    its constructor's arguments: `from_config` drops the base entries the constructor
+    does not take (`trainable`, `dtype`) and calls it."""
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return cls(**config)

@@ -25,11 +25,12 @@ from keras_unsup.checks import (
     check_seed,
     check_units,
 )
+from keras_unsup.models._serialization import ArgumentsConfig
 from keras_unsup.models.rbm import RBM, VISIBLE_TYPES, check_visible_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class DBN(keras.Model):
+class DBN(ArgumentsConfig, keras.Model):
     """A deep belief network: a stack of RBMs trained greedily (Hinton et al. 2006).
 
     RBM `i` has `layers[i - 1]` visible units (the input for `i = 0`) and `layers[i]`
@@ -92,13 +93,6 @@ class DBN(keras.Model):
                       visible=self.visible, k=self.k, persistent=self.persistent,
                       n_chains=self.n_chains, seed=self.seed)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config.pop("trainable", None)
-        config.pop("dtype", None)
-        return cls(**config)
 
     def call(self, inputs):
         h = inputs

@@ -41,6 +41,7 @@ from keras_unsup.checks import (
     is_int,
     replicas_in_sync,
 )
+from keras_unsup.models._serialization import ArgumentsConfig
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
 
@@ -58,7 +59,7 @@ def check_visible_shape(visible_shape, name="visible_shape"):
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
-class RBM(keras.Model):
+class RBM(ArgumentsConfig, keras.Model):
     """A restricted Boltzmann machine (Bernoulli or Gaussian visible units, Bernoulli
     hidden units) trained by CD-k (Hinton 2002) or PCD (Tieleman 2008).
 
@@ -160,13 +161,6 @@ class RBM(keras.Model):
                       visible=self.visible, k=self.k, persistent=self.persistent,
                       n_chains=self.n_chains, seed=self.seed)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config.pop("trainable", None)
-        config.pop("dtype", None)
-        return cls(**config)
 
     def compile(self, optimizer=None, **kwargs):
         """Compiles with `optimizer` (default: SGD with learning rate 0.1, the practical
