@@ -311,13 +311,18 @@ def pretrained_autoencoder(config, data, run):
         seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
         learning_rate=float(config.options["learning_rate"]), code_size=key["code_size"],
         hidden_units=tuple(key["hidden_units"]), name="pretrain", key=key, split="all")
-    if data.is_streaming:
-        recon = stream_reconstruction_mse(autoencoder, data, "all", batch_size=1024)
-    else:
+
+    def reconstruction_mse():
+        if data.is_streaming:
+            return stream_reconstruction_mse(autoencoder, data, "all", batch_size=1024)
         recon = autoencoder.evaluate(x, x, batch_size=1024, verbose=0)
+        return recon if np.isscalar(recon) else recon[0]
+
+    # Once per pretraining, not once per method sharing it (`ae_dir`) or per rerun.
+    recon = ae_run.cached_array("recon_mse", {**key, "epochs": epochs}, reconstruction_mse)
     info = {"pretrain_epochs": epochs, "pretrain_time_s": float(sum(throughput.epoch_seconds)),
             "images_per_second": throughput.images_per_second,
-            "recon_mse": float(recon if np.isscalar(recon) else recon[0]),
+            "recon_mse": float(recon),
             "pretrain_reused": history.steps_this_call == 0}
     if 0 < done < epochs:
         info["pretrain_extended_from"] = done
