@@ -18,15 +18,13 @@ import numpy as np
 from keras import ops
 
 from keras_unsup.checks import (
-    check_bool,
-    check_choice,
     check_int,
     check_positive_int,
     check_seed,
     check_units,
 )
 from keras_unsup.models._serialization import ArgumentsConfig
-from keras_unsup.models.rbm import RBM, VISIBLE_TYPES, check_visible_shape
+from keras_unsup.models.rbm import RBM, check_chain_settings, check_visible_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -64,11 +62,8 @@ class DBN(ArgumentsConfig, keras.Model):
                  persistent=False, n_chains=None, seed=None, **kwargs):
         visible_shape = check_visible_shape(visible_shape)
         layers = check_units(layers, "layers", allow_empty=False)
-        visible = check_choice(visible, "visible", VISIBLE_TYPES)
-        k = check_int(k, "k", 1)
-        persistent = check_bool(persistent, "persistent")
-        n_chains = check_positive_int(n_chains, "n_chains", allow_none=True)
-        seed = check_seed(seed)
+        visible, k, persistent, n_chains, seed = check_chain_settings(
+            visible, k, persistent, n_chains, seed)
         kwargs.setdefault("name", "dbn")
         super().__init__(**kwargs)
         self.visible_shape = visible_shape

@@ -58,6 +58,14 @@ def check_visible_shape(visible_shape, name="visible_shape"):
     return tuple(int(d) for d in visible_shape)
 
 
+def check_chain_settings(visible, k, persistent, n_chains, seed):
+    """The sampling settings an RBM and a DBN share, checked:
+    `(visible, k, persistent, n_chains, seed)`."""
+    return (check_choice(visible, "visible", VISIBLE_TYPES), check_int(k, "k", 1),
+            check_bool(persistent, "persistent"),
+            check_positive_int(n_chains, "n_chains", allow_none=True), check_seed(seed))
+
+
 @keras.saving.register_keras_serializable(package="keras_unsup")
 class RBM(ArgumentsConfig, keras.Model):
     """A restricted Boltzmann machine (Bernoulli or Gaussian visible units, Bernoulli
@@ -112,11 +120,8 @@ class RBM(ArgumentsConfig, keras.Model):
                  persistent=False, n_chains=None, seed=None, **kwargs):
         visible_shape = check_visible_shape(visible_shape)
         hidden_units = check_positive_int(hidden_units, "hidden_units")
-        visible = check_choice(visible, "visible", VISIBLE_TYPES)
-        k = check_int(k, "k", 1)
-        persistent = check_bool(persistent, "persistent")
-        n_chains = check_positive_int(n_chains, "n_chains", allow_none=True)
-        seed = check_seed(seed)
+        visible, k, persistent, n_chains, seed = check_chain_settings(
+            visible, k, persistent, n_chains, seed)
         kwargs.setdefault("name", "rbm")
         super().__init__(**kwargs)
         self.visible_shape = visible_shape

@@ -243,6 +243,28 @@ def _chain_start(rbm, n, image_shape, seed):
     return start
 
 
+def _write_run(run, config, settings, data, scaler, model, bottom, histories):
+    """The figures of an RBM or DBN run (the bottom RBM's filters and Gibbs chain, the
+    curves of every layer, a DBN's samples) and the saved model."""
+    from keras_unsup import viz
+
+    if not run:
+        return
+    run.phase("plotting")
+    steps = min(settings["gibbs_steps"], 100) if config.quick else settings["gibbs_steps"]
+    run.save_figure(filters_figure(bottom, data.image_shape), "filters.png")
+    if model is not bottom:  # a DBN: samples from the top RBM, down through the stack
+        samples = scaler.back(model.sample(64, steps, seed=config.seed))
+        run.save_figure(viz.image_grid(samples, ncols=8), "dbn_samples.png")
+    start = _chain_start(bottom, 8, data.image_shape, config.seed)
+    run.save_figure(gibbs_chain_figure(bottom, start, steps, scaler), "gibbs_chain.png")
+    curves = _curves_figure(histories)
+    if curves is not None:
+        run.save_figure(curves, "curves.png")
+    run.phase("saving")
+    run.save_model(model, "model.keras")
+
+
 @register("rbm", family="generative", clusters=False, options=OPTIONS["rbm"],
           min_steps=MIN_STEPS,
           summary="Restricted Boltzmann machine (CD-k or PCD; Bernoulli or Gaussian visible)")
@@ -264,17 +286,7 @@ def run_rbm(config, data, run):
     metrics.update(_energy_metrics(rbm, x_test, config.seed))
     metrics.update(_probe_metrics(rbm.transform, data, config.seed,
                                   settings["n_probe_train"], x_train, x_test))
-    if run:
-        run.phase("plotting")
-        steps = min(settings["gibbs_steps"], 100) if config.quick else settings["gibbs_steps"]
-        run.save_figure(filters_figure(rbm, data.image_shape), "filters.png")
-        start = _chain_start(rbm, 8, data.image_shape, config.seed)
-        run.save_figure(gibbs_chain_figure(rbm, start, steps, scaler), "gibbs_chain.png")
-        curves = _curves_figure([("", history)])
-        if curves is not None:
-            run.save_figure(curves, "curves.png")
-        run.phase("saving")
-        run.save_model(rbm, "model.keras")
+    _write_run(run, config, settings, data, scaler, rbm, rbm, [("", history)])
     return metrics
 
 
@@ -283,7 +295,6 @@ def run_rbm(config, data, run):
           summary="Deep belief network (greedy layer-wise RBMs; Hinton et al. 2006)")
 def run_dbn(config, data, run):
     """Trains a DBN layer by layer and scores the top layer's features."""
-    from keras_unsup import viz
     from keras_unsup.models.dbn import DBN
 
     settings, scaler, x_train, x_test = _prepare(config, data, "dbn")
@@ -315,18 +326,6 @@ def run_dbn(config, data, run):
     metrics.update(_energy_metrics(dbn.rbms[0], x_test, config.seed))
     metrics.update(_probe_metrics(dbn.transform, data, config.seed,
                                   settings["n_probe_train"], x_train, x_test))
-    if run:
-        run.phase("plotting")
-        steps = min(settings["gibbs_steps"], 100) if config.quick else settings["gibbs_steps"]
-        run.save_figure(filters_figure(dbn.rbms[0], data.image_shape), "filters.png")
-        samples = scaler.back(dbn.sample(64, steps, seed=config.seed))
-        run.save_figure(viz.image_grid(samples, ncols=8), "dbn_samples.png")
-        start = _chain_start(dbn.rbms[0], 8, data.image_shape, config.seed)
-        run.save_figure(gibbs_chain_figure(dbn.rbms[0], start, steps, scaler),
-                        "gibbs_chain.png")
-        curves = _curves_figure([(f"rbm_{i}_", h) for i, (h, _) in enumerate(fits)])
-        if curves is not None:
-            run.save_figure(curves, "curves.png")
-        run.phase("saving")
-        run.save_model(dbn, "model.keras")
+    _write_run(run, config, settings, data, scaler, dbn, dbn.rbms[0],
+               [(f"rbm_{i}_", h) for i, (h, _) in enumerate(fits)])
     return metrics
