@@ -99,15 +99,11 @@ def test_ae_umap_gmm_caches_its_embedding(data, tmp_path):
     assert again["acc"] == first["acc"]
 
 
-class _Cut(Exception):
-    """Stands for an interruption in the middle of the DEC phase."""
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["dec", "idec"])
-def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path, monkeypatch):
-    from keras_unsup.callbacks.target_distribution_refresh import TargetDistributionRefresh
-
+def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path,
+                                                      dec_cut_and_resume):
     options = dict(SMALL, ae_dir=str(tmp_path / "ae"), max_iter=30, update_interval=10,
                    dec_batch_size=32, n_init=2, tol=0.0)
     full = run_recipe(method, data=data, out_dir=tmp_path / "full", **options)
@@ -121,24 +117,8 @@ def test_dec_recipes_save_a_loadable_model_and_resume(method, data, tmp_path, mo
     assert all(0.0 <= h["delta_label"] <= 1.0 and h["loss"] >= 0 for h in history)
 
     # Interrupted when the third update interval starts; the rerun trains only that one.
-    begin = TargetDistributionRefresh.on_epoch_begin
-    trained = []
-
-    def cut_at_2(self, epoch, logs=None):
-        if epoch == 2:
-            raise _Cut
-        begin(self, epoch, logs)
-
-    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", cut_at_2)
-    with pytest.raises(_Cut):
-        run_recipe(method, data=data, out_dir=tmp_path / "cut", **options)
-
-    def record(self, epoch, logs=None):
-        trained.append(epoch)
-        begin(self, epoch, logs)
-
-    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", record)
-    resumed = run_recipe(method, data=data, out_dir=tmp_path / "cut", **options)
+    resumed, trained = dec_cut_and_resume(
+        lambda: run_recipe(method, data=data, out_dir=tmp_path / "cut", **options))
     assert trained == [2]
     assert resumed["dec_iterations"] == 30 and resumed["acc"] == full["acc"]
     np.testing.assert_array_equal(np.load(tmp_path / "cut" / "labels.npy"), labels)

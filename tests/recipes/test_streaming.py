@@ -151,9 +151,6 @@ def test_dec_on_a_stream_is_reproducible(streamed, tmp_path):
     assert [h["loss"] for h in history_a] == [h["loss"] for h in history_b]
 
 
-class _Cut(Exception):
-    """Stands for an interruption in the middle of the DEC phase."""
-
 
 def test_idec_trains_from_the_stream(streamed):
     metrics = run_recipe("idec", data=streamed, **{**DEC_SMALL, "max_iter": 20})
@@ -162,33 +159,15 @@ def test_idec_trains_from_the_stream(streamed):
 
 
 def test_a_streamed_dec_fit_resumes_to_the_uninterrupted_labels(streamed, tmp_path,
-                                                                 monkeypatch):
-    from keras_unsup.callbacks.target_distribution_refresh import TargetDistributionRefresh
-
+                                                                 dec_cut_and_resume):
     options = dict(DEC_SMALL, ae_dir=str(tmp_path / "ae"))
     full = run_recipe("dec", data=streamed, out_dir=tmp_path / "full", **options)
     labels = np.load(tmp_path / "full" / "labels.npy")
     history = json.loads((tmp_path / "full" / "dec_history.json").read_text())
 
     # Interrupted when the third update interval starts; the rerun trains only that one.
-    begin = TargetDistributionRefresh.on_epoch_begin
-
-    def cut_at_2(self, epoch, logs=None):
-        if epoch == 2:
-            raise _Cut
-        begin(self, epoch, logs)
-
-    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", cut_at_2)
-    with pytest.raises(_Cut):
-        run_recipe("dec", data=streamed, out_dir=tmp_path / "cut", **options)
-    trained = []
-
-    def record(self, epoch, logs=None):
-        trained.append(epoch)
-        begin(self, epoch, logs)
-
-    monkeypatch.setattr(TargetDistributionRefresh, "on_epoch_begin", record)
-    resumed = run_recipe("dec", data=streamed, out_dir=tmp_path / "cut", **options)
+    resumed, trained = dec_cut_and_resume(
+        lambda: run_recipe("dec", data=streamed, out_dir=tmp_path / "cut", **options))
     assert trained == [2]
     assert resumed["pretrain_reused"] is True
     assert resumed["dec_iterations"] == 30 and resumed["acc"] == full["acc"]
