@@ -62,10 +62,9 @@ positive_int = _int_at_least(1)
 nonnegative_int = _int_at_least(0)
 
 
-DISTRIBUTE_CHOICES = ("none", "mirrored", "multi-worker")
-
-
 def build_parser(run_epilog=None):
+    from keras_unsup.recipes import DISTRIBUTE
+
     parser = _Parser(
         prog=PROG,
         description="Unsupervised deep learning on images, in Keras 3.",
@@ -96,7 +95,7 @@ def build_parser(run_epilog=None):
     run.add_argument("--quick", action="store_true", help="small data and few epochs")
     run.add_argument("--overwrite", action="store_true",
                      help="start the run folder afresh instead of resuming or reusing it")
-    run.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
+    run.add_argument("--distribute", choices=DISTRIBUTE, default="none",
                      help="tf.distribute strategy: mirrored (the local devices) or "
                           "multi-worker (TF_CONFIG from the environment)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -113,7 +113,7 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
 
     >>> metrics = run_recipe("vae", "digits", epochs=2, out_dir="runs/vae")
     """
-    from keras_unsup.checks import check_positive_int
+    from keras_unsup.checks import check_choice, check_positive_int
     from keras_unsup.recipes.options import resolve_options
 
     recipe = get_recipe(method)
@@ -123,8 +123,6 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
     config = RunConfig(method, str(dataset if data is None else data.name), epochs, int(seed),
                        batch_size, None if out_dir is None else str(out_dir), bool(quick),
                        int(verbose), resolved, option_flag)
-    from keras_unsup.checks import check_choice
-
     check_choice(distribute, "distribute", DISTRIBUTE)
     strategy = _strategy(distribute)  # first: multi-worker needs it before other TF work
     fingerprint = _fingerprint(config, distribute)

@@ -228,13 +228,6 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
-def init_model_path(config, method=None):
-    """The option `init_model` (already checked to be an existing `.keras` file by its
-    declaration), or `None`."""
-    init = config.option("init_model")
-    return None if init is None else str(init)
-
-
 def load_init_model(path, expected_class, method, image_shape, shape_of, label="init_model"):
     """The model saved at `path` with its optimizer state, to go on training it.
 
