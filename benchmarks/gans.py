@@ -164,9 +164,8 @@ def _budget_epochs(method, data, options, batch_size, budget_s, warmup=3, steps=
     from keras_unsup.data.pipeline import image_dataset
     from keras_unsup.recipes import gans
 
-    settings = {**gans.BUDGETS[method], **options}
-    if batch_size:
-        settings["batch_size"] = batch_size
+    settings = dict(options)
+    settings["batch_size"] = batch_size or gans.BUDGETS[method].batch_size
     if method == "infogan" and settings["n_categories"] is None:
         settings["n_categories"] = data.n_classes or 10
     keras.utils.set_random_seed(0)

@@ -348,13 +348,14 @@ class ContrastiveAugmentation(keras.layers.Layer):
         return config
 
 
-def default_augmentation(dataset_name=None, seed=None, **overrides):
-    """The `ContrastiveAugmentation` we use for a dataset: flips only where they fit.
+def default_augmentation(seed=None, **overrides):
+    """The `ContrastiveAugmentation` every contrastive recipe uses, whatever the data.
 
-    Digits (`digits`, `mnist`) are not flipped; clothes and natural images are.
+    No horizontal flips by default: they are safe for clothes and natural images but
+    change the meaning of digits and letters, and nothing here may guess which data it
+    was given. `horizontal_flip=True` (the recipes' option) turns them on.
     """
-    flips = str(dataset_name) not in ("digits", "mnist")
-    settings = {"horizontal_flip": flips, "seed": seed}
+    settings = {"horizontal_flip": False, "seed": seed}
     settings.update(overrides)
     return ContrastiveAugmentation(**settings)
 

@@ -13,15 +13,16 @@ only codes and labels are held whole.
 
 import numpy as np
 
-from keras_unsup.recipes.base import epochs_for, register
+from keras_unsup.recipes.base import Budget, register
 from keras_unsup.recipes.options import Option
 
-# Budgets and batch sizes per method; `epochs` per dataset (others: `default_epochs`).
+# Default budgets in optimizer steps, whatever the data (the epochs follow from its size;
+# early stopping on the held-out 10% may end a run sooner).
 BUDGETS = {
-    "dense-ae": {"batch_size": 256, "epochs": {"digits": 60, "fashion_mnist": 40, "mnist": 40}},
-    "sparse-ae": {"batch_size": 256, "epochs": {"digits": 60, "fashion_mnist": 30, "mnist": 30}},
-    "denoising-ae": {"batch_size": 128, "epochs": {"digits": 60, "fashion_mnist": 20, "mnist": 20}},
-    "vae": {"batch_size": 128, "epochs": {"digits": 80, "fashion_mnist": 30, "mnist": 30}},
+    "dense-ae": Budget(steps=6000, batch_size=256, max_epochs=500),
+    "sparse-ae": Budget(steps=4000, batch_size=256, max_epochs=500),
+    "denoising-ae": Budget(steps=2000, batch_size=128, max_epochs=500),
+    "vae": Budget(steps=6000, batch_size=128, max_epochs=500),
 }
 
 
@@ -83,10 +84,12 @@ def _loss(method):
     return "mse"
 
 
-def _settings(config, method):
-    settings = {**BUDGETS[method], **config.options}
-    if config.batch_size is not None:
-        settings["batch_size"] = config.batch_size
+def _settings(config, method, n_images):
+    """The options, with the batch size and epochs of the budget for `n_images`."""
+    budget = BUDGETS[method]
+    settings = dict(config.options)
+    settings["batch_size"] = budget.batch_for(config, n_images)
+    settings["epochs"] = budget.epochs(config, n_images, settings["batch_size"])
     return settings
 
 
@@ -102,8 +105,8 @@ def train_autoencoder(method, config, data, run):
 
     if data.is_streaming:
         return _train_autoencoder_streamed(method, config, data, run)
-    settings = _settings(config, method)
-    epochs = epochs_for(config, settings, data.name)
+    settings = _settings(config, method, len(data.x_train))
+    epochs = settings["epochs"]
     autoencoder, encoder, decoder = _build(method, data.image_shape, settings)
     check_images(data.x_train, autoencoder, name="x_train")
     check_images(data.x_test, autoencoder, name="x_test")
@@ -193,8 +196,8 @@ def _train_autoencoder_streamed(method, config, data, run):
     from keras_unsup.recipes import training
     from keras_unsup.recipes.common import hold_out, stream_sample
 
-    settings = _settings(config, method)
-    epochs = epochs_for(config, settings, data.name)
+    settings = _settings(config, method, data.n_train)
+    epochs = settings["epochs"]
     autoencoder, encoder, decoder = _build(method, data.image_shape, settings)
     # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
     autoencoder.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),

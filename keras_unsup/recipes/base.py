@@ -283,13 +283,49 @@ class Stopwatch:
         return False
 
 
-def epochs_for(config, defaults, dataset_name):
-    """Epochs of a run: the config's, else the recipe's default for the dataset."""
-    if config.epochs is not None:
-        if int(config.epochs) < 1:
-            raise ValueError(f"`epochs` must be >= 1. Received: epochs={config.epochs}")
-        return int(config.epochs)
-    if config.quick:
-        return defaults.get("quick_epochs", 2)
-    return defaults.get("epochs", {}).get(dataset_name, defaults.get("default_epochs", 10))
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """A method's default training budget, in optimizer steps, whatever the data.
 
+    The epochs of a run follow from the data's size: `epochs = ceil(steps /
+    steps_per_epoch)`, with `steps_per_epoch = n_images // batch_size` (at least 1), kept
+    within `[min_epochs, max_epochs]`. A named dataset and a folder holding the same
+    images therefore get the same settings; nothing depends on the data's name.
+
+    Attributes:
+        steps: optimizer steps of a default run.
+        quick_steps: optimizer steps in quick mode (CI, notebooks' quick mode).
+        batch_size: the default batch size (never larger than the training set).
+        min_epochs: fewest passes over the data (a large set still sees each image).
+        max_epochs: most passes over the data (a tiny set is not trained for ever).
+    """
+
+    steps: int
+    quick_steps: int = 40
+    batch_size: int = 256
+    min_epochs: int = 1
+    max_epochs: int = 2000
+    drop_remainder: bool = True  # False: a last, smaller batch is a step too
+
+    def batch_for(self, config, n_images):
+        """The run's batch size: the config's, else the default, at most `n_images`."""
+        return int(max(1, min(config.batch_size or self.batch_size, n_images)))
+
+    def steps_for(self, config):
+        """The optimizer steps a default run of `config` aims at (quick mode: fewer)."""
+        return int(self.quick_steps if config.quick else self.steps)
+
+    def epochs(self, config, n_images, batch_size=None):
+        """Epochs of a run on `n_images` training images: the config's own (`--epochs`),
+        else as many as the budget's steps take at `batch_size` (default: `batch_for`)."""
+        if config.epochs is not None:
+            if int(config.epochs) < 1:
+                raise ValueError(f"`epochs` must be >= 1. Received: epochs={config.epochs}")
+            return int(config.epochs)
+        batch_size = int(batch_size or self.batch_for(config, n_images))
+        rounding = math.floor if self.drop_remainder else math.ceil
+        per_epoch = max(1, rounding(int(n_images) / batch_size))
+        epochs = math.ceil(self.steps_for(config) / per_epoch)
+        # Quick mode: a few short epochs (at least 2, so resuming has an epoch to resume).
+        low = 2 if config.quick else self.min_epochs
+        return int(min(max(epochs, low), self.max_epochs))

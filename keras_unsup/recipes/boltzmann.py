@@ -20,24 +20,21 @@ Gaussian visible units (`--set visible=gaussian`) have unit variance (Hinton 201
 section 13.2), so the recipe standardises each pixel with the training images' mean and
 deviation first (figures are shown back in pixel units).
 
-Budget: one rule for every dataset, no table by name. Each RBM trains for
-`ceil(TARGET_STEPS / steps_per_epoch)` epochs (`steps_per_epoch = ceil(n_train /
-batch_size)`), at least `MIN_EPOCHS` and at most `MAX_EPOCHS`: about 5000 CD updates,
-e.g. 100 epochs on digits' 1437 images and 5 on Fashion-MNIST's 60000 at batch 32.
-Quick mode trains 2 epochs; `--epochs` overrides the rule.
+Budget: one rule for every dataset, no table by name (`BUDGET`, a `Budget`). Each RBM
+trains for `ceil(5000 / steps_per_epoch)` epochs (`steps_per_epoch = ceil(n_train /
+batch_size)`), at least 5 and at most 100: about 5000 CD updates, e.g. 100 epochs on
+digits' 1437 images and 5 on Fashion-MNIST's 60000 at batch 32. Quick mode trains 2
+epochs; `--epochs` overrides the rule.
 """
-
-import math
 
 import numpy as np
 
-from keras_unsup.recipes.base import epochs_for, register
+from keras_unsup.recipes.base import Budget, register
 from keras_unsup.recipes.options import Option
 
-TARGET_STEPS = 5000
-MIN_EPOCHS = 5
-MAX_EPOCHS = 100
-QUICK_EPOCHS = 2
+# About 5000 CD updates per RBM, 5 to 100 epochs (quick mode: 2 epochs).
+BUDGET = Budget(steps=5000, quick_steps=1, batch_size=32, min_epochs=5, max_epochs=100,
+                drop_remainder=False)
 MIN_STEPS = 500  # CD updates below which an RBM's features mean little
 N_PROBE_TRAIN = 10000
 
@@ -63,14 +60,6 @@ OPTIONS = {
     "dbn": [Option("layers", "ints", [500, 500, 2000], "hidden units of each layer, "
                    "bottom to top")] + _COMMON,
 }
-DEFAULT_BATCH_SIZE = 32
-
-
-def budget(n_train, batch_size):
-    """Epochs per RBM by the module's rule: about `TARGET_STEPS` updates, clipped to
-    `[MIN_EPOCHS, MAX_EPOCHS]`."""
-    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-    return int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch))))
 
 
 def _settings(config, data):
@@ -81,14 +70,12 @@ def _settings(config, data):
                       "layer below, computed for every image at once",
                       flag=config.option_flag)
     settings = dict(config.options)
-    batch_size = config.batch_size if config.batch_size is not None else DEFAULT_BATCH_SIZE
+    batch_size = config.batch_size if config.batch_size is not None else BUDGET.batch_size
     settings["batch_size"] = min(check_positive_int(batch_size, "batch_size"),
                                  len(data.x_train))
     if settings["n_chains"] is None:
         settings["n_chains"] = settings["batch_size"]
-    defaults = {"quick_epochs": QUICK_EPOCHS,
-                "default_epochs": budget(len(data.x_train), settings["batch_size"])}
-    settings["epochs"] = epochs_for(config, defaults, data.name)
+    settings["epochs"] = BUDGET.epochs(config, len(data.x_train), settings["batch_size"])
     return settings
 
 

@@ -39,15 +39,15 @@ k-means and the GMM on pixels need the pixels in memory and refuse a stream.
 
 import numpy as np
 
-from keras_unsup.recipes.base import RunDir, Stopwatch, _jsonable, epochs_for, register
+from keras_unsup.recipes.base import Budget, RunDir, Stopwatch, _jsonable, register
 from keras_unsup.recipes.options import Option
 
 FAMILY = "clustering"
 
-# The autoencoder's pretraining budget: `epochs` per dataset (others: `default_epochs`).
-PRETRAIN = {"batch_size": 256, "quick_epochs": 10,
-            "epochs": {"digits": 150, "fashion_mnist": 40, "mnist": 30},
-            "default_epochs": 30}
+# The autoencoder's pretraining budget in optimizer steps, whatever the data (the epochs
+# follow from its size).
+PRETRAIN = Budget(steps=8000, quick_steps=60, batch_size=256, max_epochs=1000,
+                  drop_remainder=False)
 QUICK_MAX_ITER = 300  # DEC/IDEC steps in quick mode
 PLOT_POINTS = 1500  # points in the embedding plots (t-SNE time grows with them)
 MAX_ITER = 5000  # DEC/IDEC steps when the option `max_iter` is not given
@@ -217,7 +217,7 @@ def _finish(config, data, run, features, labels, title, extra):
                "n_clustered": len(labels), **extra}
     if "pretrain_epochs" in extra:
         # What decides whether the codes mean anything (run_recipe flags a short run).
-        batch = int(config.batch_size or PRETRAIN["batch_size"])
+        batch = int(config.batch_size or PRETRAIN.batch_size)
         metrics["pretrain_steps"] = int(extra["pretrain_epochs"]) * -(-len(labels) // batch)
     if run:
         np.save(run.file("labels.npy"), np.asarray(labels, np.int64))
@@ -335,11 +335,11 @@ def _pretrain_key(config, data):
     """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed."""
     return {"dataset": data.name, "n": data.n_train + data.n_test,
             "image_shape": [int(d) for d in data.image_shape],
-            "epochs": epochs_for(config, PRETRAIN, data.name),
+            "epochs": PRETRAIN.epochs(config, data.n_train + data.n_test),
             "code_size": int(config.options["code_size"]),
             "hidden_units": list(config.options["hidden_units"]),
             "learning_rate": float(config.options["learning_rate"]),
-            "batch_size": int(config.batch_size or PRETRAIN["batch_size"]), "seed": config.seed}
+            "batch_size": int(config.batch_size or PRETRAIN.batch_size), "seed": config.seed}
 
 
 def _codes(config, data, run):

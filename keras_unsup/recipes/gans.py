@@ -24,7 +24,7 @@ it 5 more epochs, optimizer state included.
 
 import numpy as np
 
-from keras_unsup.recipes.base import epochs_for, load_init_model, register
+from keras_unsup.recipes.base import Budget, load_init_model, register
 from keras_unsup.recipes.options import Option
 
 # Evaluation sizes: images per Fréchet sample, training images of the linear probe.
@@ -32,9 +32,8 @@ N_FRECHET = 5000
 N_PROBE_TRAIN = 10000
 FRECHET_CLASSIFIER_EPOCHS = 3
 
-# Budgets and batch sizes; `epochs` per dataset (others: `default_epochs`).
-_BUDGET = {"batch_size": 64, "quick_epochs": 2, "default_epochs": 20,
-           "epochs": {"digits": 100, "fashion_mnist": 10, "mnist": 10, "cifar10": 20}}
+# Default budget in generator steps, whatever the data (the epochs follow from its size).
+_BUDGET = Budget(steps=5000, batch_size=64, max_epochs=300)
 BUDGETS = {"dcgan": _BUDGET, "infogan": _BUDGET, "wgan-gp": _BUDGET, "began": _BUDGET}
 
 _COMMON = [
@@ -86,9 +85,11 @@ _FRECHET_CACHE = {}
 
 
 def _settings(config, method, data):
-    settings = {**BUDGETS[method], **config.options}
-    if config.batch_size is not None:
-        settings["batch_size"] = config.batch_size
+    """The options, with the batch size and epochs of the budget for the data's size."""
+    budget = BUDGETS[method]
+    settings = dict(config.options)
+    settings["batch_size"] = budget.batch_for(config, data.n_train)
+    settings["epochs"] = budget.epochs(config, data.n_train, settings["batch_size"])
     if method == "infogan" and settings["n_categories"] is None:
         settings["n_categories"] = data.n_classes or 10
     return settings
@@ -236,7 +237,7 @@ def train_gan(method, config, data, run):
     from keras_unsup.recipes.common import in_memory_sample
 
     settings = _settings(config, method, data)
-    epochs = epochs_for(config, settings, data.name)
+    epochs = settings["epochs"]
     # A streamed folder trains from its stream; the evaluation (Fréchet distance, probe,
     # the guard's reference images) reads a seeded sample of the sizes the options give.
     evaluation = in_memory_sample(data, settings["n_probe_train"], settings["n_frechet"],

@@ -16,17 +16,14 @@ Self-supervised training has no validation split, streamed or not.
 
 import numpy as np
 
-from keras_unsup.recipes.base import epochs_for, load_init_model, register
+from keras_unsup.recipes.base import Budget, load_init_model, register
 from keras_unsup.recipes.options import Option
 
-# Budgets and batch sizes per method; `epochs` per dataset (others: `default_epochs`).
+# Default budgets in optimizer steps, whatever the data (the epochs follow from its size).
 BUDGETS = {
-    "moco": {"batch_size": 256, "quick_epochs": 2, "default_epochs": 20,
-             "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
-    "simclr": {"batch_size": 256, "quick_epochs": 2, "default_epochs": 20,
-               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
-    "rotnet": {"batch_size": 128, "quick_epochs": 2, "default_epochs": 20,
-               "epochs": {"digits": 40, "mnist": 10, "fashion_mnist": 10}},
+    "moco": Budget(steps=1500, batch_size=256, max_epochs=500),
+    "simclr": Budget(steps=1500, batch_size=256, max_epochs=500),
+    "rotnet": Budget(steps=1500, batch_size=128, max_epochs=500),
 }
 _COMMON = [
     Option("embedding_dim", "int", 128, "width of the small ConvNet's dense embedding",
@@ -45,10 +42,14 @@ _COMMON = [
 _VIEWS = [
     Option("crop_scale", "interval", None, "(min, max) area share of the views' random "
            "resized crop (default: the augmentation's)", minimum=0.0, maximum=1.0),
+    Option("horizontal_flip", "bool", False, "flip views left-right (right for clothes and "
+           "natural images, wrong for digits and letters)"),
 ]
 OPTIONS = {
     "moco": _COMMON + _VIEWS + [
-        Option("queue_size", "int", 4096, "keys in the queue of negatives", minimum=1),
+        Option("queue_size", "int", None, "keys in the queue of negatives (default: "
+               "sized against the training set, see `default_queue_size`)", minimum=1,
+               nullable=True),
         Option("momentum", "float", 0.99, "momentum of the key encoder", minimum=0.0,
                maximum=1.0),
         Option("temperature", "float", 0.1, "temperature of the InfoNCE loss", minimum=0.0,
@@ -67,17 +68,22 @@ OPTIONS = {
 MIN_STEPS = 500  # contrastive and pretext training below this learns next to nothing
 
 
+def default_queue_size(n_images):
+    """MoCo's default queue: about 1/16 of the training images (a power of two, 16 to 4,096).
+
+    He et al. keep 65,536 keys of 1.28M ImageNet images (5%). A queue that holds most of a
+    small dataset holds each image's own earlier keys as negatives, and contrastive
+    learning stops; 1/16 keeps them a small share on 1,000 images as on 70,000.
+    """
+    share = max(1, int(n_images) // 16)
+    return int(min(4096, max(16, 2 ** int(np.floor(np.log2(share))))))
+
+
 def _settings(config, method):
-    settings = {**BUDGETS[method], **config.options}
+    settings = dict(config.options)
     settings.setdefault("crop_scale", None)
-    if config.batch_size is not None:
-        settings["batch_size"] = config.batch_size
+    settings.setdefault("horizontal_flip", False)
     return settings
-
-
-def _batch_size(settings, n_images):
-    """The batch size, no larger than the training set (batches are all full)."""
-    return int(min(settings["batch_size"], n_images))
 
 
 def _model_class(method):
@@ -97,14 +103,15 @@ def _convnet_filters(encoder):
     return [int(encoder.get_layer(name).filters) for name in ("conv_1", "conv_2")]
 
 
-def _build_model(method, input_shape, settings, seed):
+def _build_model(method, input_shape, settings, seed, n_images):
     from keras_unsup.builders.backbones import build_small_convnet
 
     cls = _model_class(method)
     encoder = build_small_convnet(input_shape, embedding_dim=settings["embedding_dim"],
                                   filters=settings["filters"])
     if method == "moco":
-        return cls(encoder, queue_size=settings["queue_size"], momentum=settings["momentum"],
+        queue_size = settings["queue_size"] or default_queue_size(n_images)
+        return cls(encoder, queue_size=queue_size, momentum=settings["momentum"],
                    temperature=settings["temperature"],
                    projection_dim=settings["projection_dim"], seed=seed)
     if method == "simclr":
@@ -173,7 +180,7 @@ def train_self_supervised(method, config, data, run):
     from keras_unsup.recipes import training
 
     settings = _settings(config, method)
-    epochs = epochs_for(config, settings, data.name)
+    budget = BUDGETS[method]
     n_sub = settings["train_images"]
     if data.is_streaming:
         # A streamed folder trains from its stream; `train_images` draws files (the same
@@ -189,14 +196,15 @@ def train_self_supervised(method, config, data, run):
                 x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub,
                                                                         replace=False))]
         n_x = len(x)
-    batch_size = _batch_size(settings, n_x)
+    batch_size = budget.batch_for(config, n_x)
+    epochs = budget.epochs(config, n_x, batch_size)
     if settings["init_model"]:
         # Go on training a saved model: its weights, queue and optimizer state carry over.
         model = load_init_model(settings["init_model"], _model_class(method), method,
                                 data.image_shape, lambda m: m.encoder.input_shape[1:],
                                 label=config.label("init_model"))
     else:
-        model = _build_model(method, data.image_shape, settings, config.seed)
+        model = _build_model(method, data.image_shape, settings, config.seed, n_x)
         # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
         # lacks.
         model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
@@ -209,7 +217,9 @@ def train_self_supervised(method, config, data, run):
         overrides = {}
         if settings["crop_scale"] is not None:
             overrides["crop_scale"] = settings["crop_scale"]
-        augmentation = default_augmentation(data.name, seed=config.seed, **overrides)
+        if settings["horizontal_flip"]:
+            overrides["horizontal_flip"] = True
+        augmentation = default_augmentation(seed=config.seed, **overrides)
         if x is None:
             # The views are a map on the stream, one batch at a time, in order.
             train_ds = two_view_stream(
@@ -265,4 +275,5 @@ def run_rotnet(config, data, run):
     return train_self_supervised("rotnet", config, data, run)[0]
 
 
-__all__ = ["OPTIONS", "evaluate_embeddings", "train_self_supervised"]
+__all__ = ["BUDGETS", "OPTIONS", "default_queue_size", "evaluate_embeddings",
+           "train_self_supervised"]

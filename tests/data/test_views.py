@@ -112,10 +112,11 @@ def test_other_layers_reject_bad_arguments():
         RandomGaussianNoise(0.1)(np.zeros((4, 4), "float32"))
 
 
-def test_default_augmentation_flips_only_where_it_fits():
-    assert default_augmentation("fashion_mnist").affine.horizontal_flip
-    assert not default_augmentation("mnist").affine.horizontal_flip
-    assert not default_augmentation("digits").affine.horizontal_flip
+def test_default_augmentation_does_not_depend_on_the_data_and_flips_on_request():
+    assert not default_augmentation().affine.horizontal_flip
+    assert default_augmentation(horizontal_flip=True).affine.horizontal_flip
+    with pytest.raises(TypeError):
+        default_augmentation("fashion_mnist", 0, 1)
 
 
 def test_two_view_dataset_pairs_views_of_same_images_and_repeats():

@@ -6,7 +6,7 @@ import pytest
 
 from keras_unsup.recipes import get_recipe, list_recipes, run_recipe
 from keras_unsup.recipes.base import RunConfig, RunDir
-from keras_unsup.recipes.boltzmann import MAX_EPOCHS, MIN_EPOCHS, budget, run_dbn, run_rbm
+from keras_unsup.recipes.boltzmann import BUDGET, run_dbn, run_rbm
 from keras_unsup.recipes.options import option_names, resolve_options
 
 TINY = {"gibbs_steps": 5, "n_probe_train": 300}
@@ -25,10 +25,14 @@ def test_rbm_and_dbn_are_registered_with_their_options():
 
 
 def test_budget_is_a_rule_of_the_data_size():
-    assert budget(1437, 32) == MAX_EPOCHS == 100  # digits: capped
-    assert budget(60000, 32) == MIN_EPOCHS == 5  # Fashion-MNIST: the minimum
+    def budget(n_train, batch_size):
+        return BUDGET.epochs(RunConfig("rbm"), n_train, batch_size)
+
+    assert budget(1437, 32) == BUDGET.max_epochs == 100  # digits: capped
+    assert budget(60000, 32) == BUDGET.min_epochs == 5  # Fashion-MNIST: the minimum
     assert budget(10000, 32) == 16  # ceil(5000 / 313)
     assert budget(10000, 64) > budget(10000, 32)  # fewer steps per epoch, more epochs
+    assert BUDGET.epochs(RunConfig("rbm", quick=True), 60000, 32) == 2
 
 
 @pytest.mark.parametrize("method, options, message", [

@@ -126,9 +126,9 @@ def test_crop_scale_reaches_the_views(monkeypatch):
     seen = {}
     real = views.default_augmentation
 
-    def spy(name, seed=None, **overrides):
+    def spy(seed=None, **overrides):
         seen.update(overrides)
-        return real(name, seed=seed, **overrides)
+        return real(seed=seed, **overrides)
 
     monkeypatch.setattr(views, "default_augmentation", spy)
     metrics = run_recipe("simclr", data=_small_digits(), epochs=1, verbose=0, plot=False,
