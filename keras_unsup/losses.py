@@ -86,3 +86,64 @@ class BernoulliNLL(keras.losses.Loss):
         config = super().get_config()
         config.update({"epsilon": self.epsilon})
         return config
+
+
+def assignment_entropy(assignments, epsilon=_DEFAULT_EPSILON):
+    """Entropy of the cluster-assignment marginal: how evenly a batch uses the clusters.
+
+    Args:
+        assignments: `(batch, n_clusters)` soft assignments, each row summing to 1.
+        epsilon: keeps the logarithm finite for an unused cluster.
+
+    Returns:
+        A scalar in `[0, log(n_clusters)]`: `H(p)` with `p = mean over the batch of the
+        rows`; `log(n_clusters)` when every cluster gets the same share, 0 when one
+        cluster takes everything.
+    """
+    marginal = ops.sum(assignments, axis=0)
+    marginal = marginal / ops.sum(marginal)
+    return -ops.sum(marginal * ops.log(ops.maximum(marginal, epsilon)))
+
+
+def cluster_contrastive_loss(assignments_1, assignments_2, *, temperature=1.0,
+                             entropy_weight=1.0):
+    """The cluster-level loss of Contrastive Clustering (Li et al., AAAI 2021, eq. 8-10).
+
+    Column `k` of a `(batch, n_clusters)` assignment matrix is cluster `k`'s
+    representation, the batch's soft memberships. Column `k` of one view's matrix is
+    the positive of column `k` of the other view's; the other `2 * n_clusters - 2`
+    columns of both views are the negatives: NT-Xent (SimCLR's `nt_xent_loss`, cosine
+    similarity) over the columns, averaged over both directions and all clusters.
+    Minus the entropy of each view's marginal, so no trivial solution puts every
+    image into one cluster:
+
+        loss = NT-Xent(A_1^T, A_2^T) + entropy_weight * sum_v (log K - H(p_v))
+
+    (`log K` makes the entropy term 0 at a uniform marginal, as in the authors' code).
+
+    Args:
+        assignments_1: `(batch, n_clusters)` softmax assignments of the first views.
+        assignments_2: `(batch, n_clusters)` of the second views (row `i`: same image).
+        temperature: of the NT-Xent over the columns, > 0 (the paper's 1.0).
+        entropy_weight: weight of the entropy term, >= 0 (the paper's 1.0).
+
+    Returns:
+        A scalar loss.
+
+    Example:
+
+    >>> a = keras.ops.softmax(keras.random.normal((256, 10)))
+    >>> cluster_contrastive_loss(a, a)
+    """
+    from keras_unsup.layers.info_nce import nt_xent_loss
+
+    temperature = check_number(temperature, "temperature", 0, low_open=True)
+    entropy_weight = check_number(entropy_weight, "entropy_weight", 0)
+    assignments_1 = ops.convert_to_tensor(assignments_1)
+    assignments_2 = ops.cast(assignments_2, assignments_1.dtype)
+    columns = ops.mean(nt_xent_loss(ops.transpose(assignments_1), ops.transpose(assignments_2),
+                                    temperature=temperature))
+    log_k = ops.log(ops.cast(ops.shape(assignments_1)[-1], assignments_1.dtype))
+    balance = (2.0 * log_k - assignment_entropy(assignments_1)
+               - assignment_entropy(assignments_2))
+    return columns + entropy_weight * balance
