@@ -315,3 +315,21 @@ def replicas_in_sync():
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def check_colour_images(image_shape, name="data"):
+    """Validates that images of `image_shape` `(height, width, channels)` are RGB colour
+    images (3 channels), e.g. for methods that learn from colour; returns the shape.
+
+    Example:
+
+    >>> check_colour_images((32, 32, 3))
+    (32, 32, 3)
+    """
+    shape = tuple(image_shape)
+    if len(shape) != 3 or shape[-1] != 3:
+        channels = shape[-1] if shape else None
+        raise ValueError(f"`{name}` must hold colour images (3 channels, RGB). Received: "
+                         f"{name} with {channels} channel{'s' if channels != 1 else ''} "
+                         f"(image shape {shape})")
+    return shape
