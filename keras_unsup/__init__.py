@@ -51,6 +51,7 @@ _EXPORTS = {
     "build_dense_autoencoder": "keras_unsup.builders.autoencoder",
     "build_sparse_autoencoder": "keras_unsup.builders.autoencoder",
     "build_conv_denoising_autoencoder": "keras_unsup.builders.autoencoder",
+    "build_conv_autoencoder": "keras_unsup.builders.autoencoder",
     "build_vae": "keras_unsup.builders.autoencoder",
     "build_dcgan_generator": "keras_unsup.builders.gan",
     "build_dcgan_discriminator": "keras_unsup.builders.gan",

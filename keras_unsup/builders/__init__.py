@@ -1,6 +1,7 @@
 """Functional-API builders that return keras.Model objects (no training logic)."""
 
 from keras_unsup.builders.autoencoder import (
+    build_conv_autoencoder,
     build_conv_denoising_autoencoder,
     build_dense_autoencoder,
     build_sparse_autoencoder,
@@ -15,6 +16,7 @@ from keras_unsup.builders.gan import (
 )
 
 __all__ = [
+    "build_conv_autoencoder",
     "build_conv_denoising_autoencoder",
     "build_dense_autoencoder",
     "build_sparse_autoencoder",

@@ -1,5 +1,5 @@
 """Functional-API builders of the autoencoder family: dense, sparse, convolutional
-denoising and variational.
+(DEC-DA's CAE), convolutional denoising and variational.
 
 Every builder returns `(autoencoder, encoder, decoder)`, three uncompiled
 `keras.Model`s that share their layers: the autoencoder is
@@ -166,11 +166,7 @@ def build_conv_denoising_autoencoder(input_shape=(28, 28, 1), code_size=32,
     kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     height, width, channels = input_shape
-    factor = 2 ** len(filters)
-    grid_h, grid_w = math.ceil(height / factor), math.ceil(width / factor)
-    pad_h, pad_w = grid_h * factor - height, grid_w * factor - width
-    padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
-    needs_padding = pad_h > 0 or pad_w > 0
+    grid_h, grid_w, padding, needs_padding = _padding(height, width, 2 ** len(filters))
 
     image = keras.Input(shape=input_shape, name="image")
     x = image
@@ -199,6 +195,90 @@ def build_conv_denoising_autoencoder(input_shape=(28, 28, 1), code_size=32,
     decoder = keras.Model(code_in, y, name="decoder")
 
     return _chain(input_shape, encoder, decoder, "conv_denoising_autoencoder")
+
+
+def build_conv_autoencoder(input_shape=(28, 28, 1), code_size=10, filters=(32, 64, 128),
+                           kernel_sizes=(5, 5, 3), activation="relu", output_activation=None):
+    """The convolutional autoencoder (CAE) of DEC-DA: strided convolutions, a dense code.
+
+    Guo, Zhu, Liu and Yin (2018), "Deep Embedded Clustering with Data Augmentation"
+    (ACML), whose ConvDEC-DA clusters the codes of this network: encoder
+    `Conv2D(32, 5, stride 2) -> Conv2D(64, 5, stride 2) -> Conv2D(128, 3, stride 2)
+    -> Flatten -> Dense(10)` (a linear embedding), decoder `Dense -> Reshape` and the
+    mirrored `Conv2DTranspose` layers (stride 2), the last one linear, as theirs, for
+    a mean-squared-error loss.
+
+    Every convolution pads `"same"`, so each halves the height and width (rounding
+    up); images whose sides are not multiples of `2 ** len(filters)` (28 with three
+    layers) are zero-padded on the way in and the reconstruction is cropped back to
+    `input_shape` (their 28x28 network uses a `"valid"` last layer instead: a 3x3
+    grid where this one has 4x4).
+
+    Args:
+        input_shape: image shape `(height, width, channels)`.
+        code_size: width of the linear embedding.
+        filters: filters of the encoder's strided convolutions, input side first.
+        kernel_sizes: their kernel sizes, one per entry of `filters`.
+        activation: activation of the hidden layers.
+        output_activation: activation of the reconstruction (`None`: linear, as in
+            DEC-DA; `"sigmoid"` for images in [0, 1]).
+
+    Returns:
+        `(autoencoder, encoder, decoder)`, uncompiled, with the input, code and
+        output shapes of `build_dense_autoencoder`'s models.
+
+    Raises:
+        ValueError: if an argument is invalid.
+
+    Example:
+
+    >>> autoencoder, encoder, decoder = build_conv_autoencoder((28, 28, 1), code_size=10)
+    >>> autoencoder.compile(optimizer="adam", loss="mse")
+    >>> autoencoder.fit(x, x, epochs=10)
+    """
+    input_shape = check_input_shape(input_shape)
+    code_size = check_positive_int(code_size, "code_size")
+    filters = check_units(filters, "filters", allow_empty=False)
+    kernel_sizes = check_units(kernel_sizes, "kernel_sizes", allow_empty=False)
+    if len(kernel_sizes) != len(filters):
+        raise ValueError(f"`kernel_sizes` must hold one size per entry of `filters` "
+                         f"({len(filters)}). Received: kernel_sizes={list(kernel_sizes)}")
+    height, width, channels = input_shape
+    grid_h, grid_w, padding, needs_padding = _padding(height, width, 2 ** len(filters))
+
+    image = keras.Input(shape=input_shape, name="image")
+    x = keras.layers.ZeroPadding2D(padding, name="pad")(image) if needs_padding else image
+    for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
+        x = keras.layers.Conv2D(f, k, strides=2, padding="same", activation=activation,
+                                name=f"encoder_conv_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    code = keras.layers.Dense(code_size, name="code")(x)
+    encoder = keras.Model(image, code, name="encoder")
+
+    code_in = keras.Input(shape=(code_size,), name="code")
+    y = keras.layers.Dense(grid_h * grid_w * filters[-1], activation=activation,
+                           name="decoder_dense")(code_in)
+    y = keras.layers.Reshape((grid_h, grid_w, filters[-1]), name="unflatten")(y)
+    # Each transposed convolution undoes one encoder layer, the last gives the channels.
+    outs = list(reversed(filters[:-1])) + [channels]
+    for i, (f, k) in enumerate(zip(outs, reversed(kernel_sizes))):
+        last = i == len(outs) - 1
+        y = keras.layers.Conv2DTranspose(
+            f, k, strides=2, padding="same",
+            activation=output_activation if last else activation,
+            name="reconstruction" if last else f"decoder_deconv_{i}")(y)
+    if needs_padding:
+        y = keras.layers.Cropping2D(padding, name="crop")(y)
+    decoder = keras.Model(code_in, y, name="decoder")
+    return _chain(input_shape, encoder, decoder, "conv_autoencoder")
+
+
+def _padding(height, width, factor):
+    """The grid after `log2(factor)` halvings, and the zero padding that makes it exact."""
+    grid_h, grid_w = math.ceil(height / factor), math.ceil(width / factor)
+    pad_h, pad_w = grid_h * factor - height, grid_w * factor - width
+    padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+    return grid_h, grid_w, padding, pad_h > 0 or pad_w > 0
 
 
 def build_vae(input_shape=(28, 28, 1), latent_dim=2, hidden_units=(500,),
