@@ -111,6 +111,11 @@ def build_parser(run_epilog=None):
                        help="training epochs of every method (default: each method's budget)")
     bench.add_argument("--out", default=None, help="output folder (default: runs/benchmark-DATASET)")
     bench.add_argument("--quick", action="store_true", help="small data and few epochs")
+    from keras_unsup.recipes.benchmark import SUITES  # NumPy only, no TensorFlow
+
+    bench.add_argument("--suite", choices=sorted(SUITES), default=None,
+                       help="run a suite's methods and set them beside its reference figures "
+                            "(seed: the seed table's rows)")
 
     for module in _EXTRA_COMMANDS:
         importlib.import_module(module).add_parser(sub)
@@ -219,6 +224,18 @@ def _cmd_benchmark(args):
                          f"Received: --seeds {args.seeds}")
     _check_dataset(args.dataset)
     out = args.out or os.path.join("runs", f"benchmark-{os.path.basename(str(args.dataset))}")
+    if args.suite:
+        if methods:
+            raise ValueError("`--suite` chooses the methods itself; give `--suite` or "
+                             f"`--methods`, not both. Received: --suite {args.suite} --methods "
+                             f"{args.methods}")
+        from keras_unsup.recipes.benchmark import run_suite
+
+        _, markdown = run_suite(args.suite, args.dataset, seeds=seeds, out_dir=out,
+                                epochs=args.epochs, quick=args.quick)
+        print(markdown)
+        print(f"written to {out}/suite_{args.suite}.md and suite_{args.suite}.json")
+        return
     benchmark(args.dataset, methods, seeds=seeds, out_dir=out, epochs=args.epochs,
               quick=args.quick)
     with open(os.path.join(out, "results.md")) as table:

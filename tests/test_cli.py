@@ -69,3 +69,47 @@ def test_set_values_are_parsed_by_the_declared_kind():
     assert parse_set_flags(["expr=a=b"]) == {"expr": "a=b"}
     with pytest.raises(ValueError, match=r"`--set` expects KEY=VALUE. Received: --set queue_size"):
         parse_set_flags(["queue_size"])
+
+
+def test_seed_suite_sets_each_headline_figure_beside_the_seed_table():
+    from keras_unsup.recipes.benchmark import SUITES, suite_methods, suite_table
+
+    def row(method, **figures):
+        summary = {k: {"median": v, "min": v, "max": v, "n": 1} for k, v in figures.items()}
+        return {"method": method, "seeds": [0], "summary": summary}
+
+    rows = [row("moco", acc=0.4, linear_probe_acc=0.97, wall_time_s=250.0),
+            row("kmeans", acc=0.8, wall_time_s=3.0)]
+    table, markdown = suite_table("seed", rows, "digits")
+    # In the suite's order, judged by each method's own metric (MoCo: the linear probe).
+    assert [r["method"] for r in table] == ["kmeans", "moco"]
+    moco = table[1]
+    assert moco["metric"] == "linear_probe_acc" and moco["ours"] == 0.97
+    assert moco["seed"] == 0.969 and moco["seed_time_s"] == 300
+    assert "| moco | linear_probe_acc | 0.970 | 4.2 min | 0.969 | 5.0 min |" in markdown
+    assert "| kmeans | acc | 0.800 | 3 s | 0.752 | 22 s |" in markdown
+    registered, missing = suite_methods("seed")
+    assert {"kmeans", "gmm", "ae-gmm", "infogan", "moco", "dec"} <= set(registered)
+    assert set(registered) | set(missing) == {r.method for r in SUITES["seed"]}
+    with pytest.raises(ValueError, match=r"`suite` must be one of \['seed'\]\. Received: "
+                                         r"suite='nope'"):
+        suite_methods("nope")
+
+
+def test_suite_and_methods_together_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["benchmark", "--suite", "seed", "--methods", "kmeans"])
+    assert exit_info.value.code == 2
+    assert "give `--suite` or `--methods`, not both" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_seed_suite_runs_in_quick_mode_and_writes_its_table(tmp_path, capsys):
+    cli.main(["benchmark", "--suite", "seed", "--dataset", "digits", "--quick",
+              "--out", str(tmp_path)])
+    suite = json.loads((tmp_path / "suite_seed.json").read_text())
+    methods = [r["method"] for r in suite["rows"]]
+    assert methods[:5] == ["kmeans", "gmm", "ae-gmm", "infogan", "moco"]
+    for r in suite["rows"]:
+        assert 0.0 <= r["ours"] <= 1.0 and r["wall_time_s"] > 0
+    assert "| kmeans | acc |" in capsys.readouterr().out

@@ -3,8 +3,14 @@
 The table has the columns of the seed results this project answers to: method,
 ACC, NMI, ARI and training time, each the median over seeds with its spread
 (min to max), as markdown (`results.md`) and JSON (`results.json`).
+
+`--suite seed` runs the rows of the seed table (k-means, GMM, AE+GMM, InfoGAN, MoCo, the
+capsule autoencoder when it is registered, and DEC, N2D and the newer clustering methods)
+and sets each method's headline figure and wall time beside the seed's own (MNIST) and
+the literature's, in `suite_seed.md` and `suite_seed.json`.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +59,110 @@ def markdown_table(rows, dataset):
         cells = [_cell(s.get(k), k) for k in TABLE_KEYS]
         lines.append(f"| {row['method']} | " + " | ".join(cells) + f" | {len(row['seeds'])} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteRow:
+    """One row of a suite: a method, the metric it is judged by, and reference figures.
+
+    Attributes:
+        method: registered method name.
+        metric: the key of its headline figure in metrics.json.
+        seed: the seed table's figure (MNIST), or `None` where it has none.
+        seed_time_s: the seed table's wall time in seconds, or `None`.
+        reference: the literature's figure and where it comes from, or `""`.
+    """
+
+    method: str
+    metric: str = "acc"
+    seed: float | None = None
+    seed_time_s: float | None = None
+    reference: str = ""
+
+
+SUITES = {
+    "seed": (
+        SuiteRow("kmeans", seed=0.752, seed_time_s=22, reference=".53–.58 (MNIST)"),
+        SuiteRow("gmm", seed=0.808, seed_time_s=180),
+        SuiteRow("ae-gmm", seed=0.912, seed_time_s=1200),
+        SuiteRow("infogan", seed=0.920, reference="95% (InfoGAN paper, MNIST); .89 (ClusterGAN)"),
+        SuiteRow("moco", metric="linear_probe_acc", seed=0.969, seed_time_s=300),
+        SuiteRow("scae", seed=0.985, seed_time_s=2880 * 60,
+                 reference=".987 (Kosiorek et al. 2019, MNIST)"),
+        SuiteRow("dec", reference=".84 (Xie et al. 2016, MNIST); .91 (DEC-keras)"),
+        SuiteRow("idec", reference=".88 (Guo et al. 2017, MNIST)"),
+        SuiteRow("ae-umap-gmm", reference="N2D .948 (MNIST test), .979 (70k)"),
+        SuiteRow("dec-da", reference=".983 (Guo et al. 2018, MNIST test); .586 Fashion-MNIST"),
+        SuiteRow("cc", reference=""),
+    ),
+}
+
+
+def suite_methods(suite):
+    """The registered methods of `suite`, in its order, and the names not registered."""
+    from keras_unsup.recipes import RECIPES, list_recipes
+
+    if suite not in SUITES:
+        raise ValueError(f"`suite` must be one of {sorted(SUITES)}. Received: suite={suite!r}")
+    list_recipes()
+    rows = SUITES[suite]
+    return ([r.method for r in rows if r.method in RECIPES],
+            [r.method for r in rows if r.method not in RECIPES])
+
+
+def _figure(value, time=False):
+    if value is None:
+        return "–"
+    if time:
+        return f"{value / 60:.1f} min" if value >= 60 else f"{value:.0f} s"
+    return f"{value:.3f}"
+
+
+def suite_table(suite, rows, dataset):
+    """The suite's rows as JSON-able dicts and a markdown table: our median figure and
+    wall time beside the seed table's and the literature's."""
+    by_method = {row["method"]: row for row in rows}
+    table, lines = [], [
+        f"Suite `{suite}` on {dataset}: median over seeds; the seed's figures are on MNIST.",
+        "",
+        "| method | metric | ours | our wall time | seed | seed time | literature |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for ref in SUITES[suite]:
+        row = by_method.get(ref.method)
+        if row is None:
+            continue
+        ours = row["summary"].get(ref.metric, {}).get("median")
+        wall = row["summary"].get("wall_time_s", {}).get("median")
+        table.append({"method": ref.method, "metric": ref.metric, "ours": ours,
+                      "wall_time_s": wall, "seed": ref.seed, "seed_time_s": ref.seed_time_s,
+                      "reference": ref.reference, "seeds": row["seeds"]})
+        lines.append(f"| {ref.method} | {ref.metric} | {_figure(ours)} | {_figure(wall, True)} "
+                     f"| {_figure(ref.seed)} | {_figure(ref.seed_time_s, True)} "
+                     f"| {ref.reference or '–'} |")
+    return table, "\n".join(lines) + "\n"
+
+
+def run_suite(suite, dataset="digits", *, seeds=(0,), out_dir="benchmark", epochs=None,
+              quick=False, verbose=0, progress=True):
+    """Runs the registered methods of `suite` (see `SUITES`) through `benchmark`, then
+    writes `suite_<suite>.md` and `suite_<suite>.json` beside its tables.
+
+    Returns:
+        `(table, markdown)`: the rows of the suite table and its markdown.
+    """
+    methods, missing = suite_methods(suite)
+    rows = benchmark(dataset, methods, seeds=seeds, out_dir=out_dir, epochs=epochs,
+                     quick=quick, verbose=verbose, progress=progress)
+    table, markdown = suite_table(suite, rows, rows[0]["runs"][0]["dataset"])
+    if missing:
+        markdown += f"\nNot registered in this version: {', '.join(missing)}.\n"
+    out = Path(out_dir)
+    write_json(out / f"suite_{suite}.json", {"suite": suite, "dataset": dataset, "quick": quick,
+                                             "seeds": [int(s) for s in seeds],
+                                             "rows": table, "not_registered": missing})
+    (out / f"suite_{suite}.md").write_text(markdown)
+    return table, markdown
 
 
 def benchmark(dataset="digits", methods=None, *, seeds=(0,), out_dir="benchmark", epochs=None,
