@@ -1,0 +1,168 @@
+"""Recipe `cc`: Contrastive Clustering (Li et al., AAAI 2021), end to end.
+
+The small ConvNet and CC's two heads train on two augmented views of every image
+(`x_all`, train and test together, as the other clustering methods use them); the
+cluster head's arg-max is each image's cluster, with no k-means after training. The
+run is scored as every clustering method is (ACC with Hungarian matching, NMI, ARI on
+all images; confusion matrix and the embedding plots, through the clustering family's
+`_finish`), and the frozen backbone as the self-supervised methods are (linear probe
+and kNN fitted on the training split and scored on the test split, and k-means of the
+test embeddings as `kmeans_acc`, through `evaluate_embeddings`).
+
+Defaults come from the data, never its name: the budget is in optimizer steps
+(`BUDGET`), and the views' random crop from the image size (`default_crop_scale`), so a
+named dataset and a folder holding the same images get the same settings. A streamed
+folder trains from its stream (`two_view_stream`) and is encoded batch by batch.
+"""
+
+import numpy as np
+
+from keras_unsup.recipes.base import Budget, Stopwatch, register
+from keras_unsup.recipes.clustering import _COMMON, FAMILY
+from keras_unsup.recipes.options import Option
+
+# The default budget in optimizer steps, whatever the data; the epochs follow from its
+# size (10,000 images: 39 steps an epoch, 77 epochs; 70,000: 273 steps, 11 epochs).
+BUDGET = Budget(steps=3000, quick_steps=40, batch_size=256, max_epochs=1000)
+MIN_STEPS = 500  # below this neither head has learned anything worth scoring
+MIN_CROP_SIDE = 6  # pixels of the shorter side a random crop keeps, at least
+
+# What the training depends on (a rerun into the same folder with other values trains
+# afresh); the plotting options and `probes` only change what is reported.
+_TRAINING = [
+    Option("embedding_dim", "int", 128, "width of the small ConvNet's dense embedding "
+           "(and of both heads' hidden layer)", minimum=1),
+    Option("filters", "ints", [32, 64], "filters of the small ConvNet's two convolutions "
+           "(wider is slower)"),
+    Option("projection_dim", "int", 128, "output width of the instance head (null: none)",
+           minimum=1, nullable=True),
+    Option("instance_temperature", "float", 0.5, "temperature of the instance-level "
+           "NT-Xent", minimum=0.0, low_open=True),
+    Option("cluster_temperature", "float", 1.0, "temperature of the cluster-level NT-Xent",
+           minimum=0.0, low_open=True),
+    Option("entropy_weight", "float", 1.0, "weight of the cluster-marginal entropy term "
+           "(0 lets the clusters collapse)", minimum=0.0),
+    Option("learning_rate", "float", 1e-3, "Adam's learning rate", minimum=0.0,
+           low_open=True),
+    Option("crop_scale", "interval", None, "(min, max) area share of the views' random "
+           "resized crop (default: from the image size, see `default_crop_scale`)",
+           minimum=0.0, maximum=1.0),
+    Option("horizontal_flip", "bool", False, "flip views left-right (right for clothes and "
+           "natural images, wrong for digits and letters)"),
+]
+OPTIONS = _COMMON + _TRAINING + [
+    Option("probes", "bool", True, "score the frozen backbone: linear probe and kNN "
+           "(train split -> test split)"),
+]
+
+
+def default_crop_scale(image_shape):
+    """The views' crop: at least 30% of the area, and at least `MIN_CROP_SIDE` pixels of
+    the shorter side, so small images are not cropped to a few pixels (8x8: (0.5625, 1),
+    16x16 and larger: (0.3, 1)).
+
+    Args:
+        image_shape: `(height, width, channels)`.
+
+    Returns:
+        `(min_share, 1.0)` of the image's area.
+    """
+    side = min(int(image_shape[0]), int(image_shape[1]))
+    low = min(1.0, max(0.3, (MIN_CROP_SIDE / side) ** 2))
+    return (float(low), 1.0)
+
+
+def _build_model(data, settings, k):
+    from keras_unsup.builders.backbones import build_small_convnet
+    from keras_unsup.models.contrastive_clustering import ContrastiveClustering
+
+    encoder = build_small_convnet(data.image_shape, embedding_dim=settings["embedding_dim"],
+                                  filters=settings["filters"])
+    return ContrastiveClustering(encoder, n_clusters=k,
+                                 projection_dim=settings["projection_dim"],
+                                 instance_temperature=settings["instance_temperature"],
+                                 cluster_temperature=settings["cluster_temperature"],
+                                 entropy_weight=settings["entropy_weight"])
+
+
+def _views(config, data, settings, x, batch_size, crop_scale):
+    """The `(view_1, view_2)` batches of every image, reshuffled every epoch."""
+    from keras_unsup.data.views import default_augmentation, two_view_dataset, two_view_stream
+
+    augmentation = default_augmentation(seed=config.seed, crop_scale=crop_scale,
+                                        horizontal_flip=bool(settings["horizontal_flip"]))
+    if x is None:  # a stream: one batch at a time, nothing held
+        return two_view_stream(data.stream("all", batch_size, shuffle=True, seed=config.seed,
+                                           drop_remainder=True), augmentation=augmentation)
+    return two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
+
+
+def _embedding_scores(encoder, data, seed):
+    """Linear probe, kNN and k-means of the frozen backbone (`evaluate_embeddings`), the
+    k-means figures renamed so they are not taken for the cluster head's."""
+    from keras_unsup.recipes.self_supervised import evaluate_embeddings
+
+    scores = evaluate_embeddings(encoder, data, seed=seed, plot=False)
+    renamed = {"acc": "kmeans_acc", "nmi": "kmeans_nmi", "ari": "kmeans_ari"}
+    return {renamed.get(key, key): value for key, value in scores.items()}
+
+
+@register("cc", family=FAMILY, options=OPTIONS, min_steps=MIN_STEPS,
+          summary="Contrastive Clustering: instance- and cluster-level contrastive heads, "
+                  "clusters from the head's arg-max")
+def run_cc(config, data, run):
+    import keras
+
+    from keras_unsup.checks import check_interval
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.clustering import _encode_all, _finish, _n_clusters
+
+    settings = dict(config.options)
+    n = int(data.n_train) + int(data.n_test)
+    k = _n_clusters(config, data, n)
+    crop_scale = settings["crop_scale"]
+    if crop_scale is None:
+        crop_scale = default_crop_scale(data.image_shape)
+    crop_scale = check_interval(crop_scale, config.label("crop_scale"), 0.0, 1.0)
+    x = None
+    if not data.is_streaming:
+        x = data.x_all
+        if not np.all(np.isfinite(x)):
+            raise ValueError("The images must hold only finite values; they hold NaN or "
+                             "infinity.")
+    batch_size = BUDGET.batch_for(config, n)
+    epochs = BUDGET.epochs(config, n, batch_size)
+    model = _build_model(data, settings, k)
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    key = {"n": n, "image_shape": [int(d) for d in data.image_shape], "n_clusters": k,
+           "crop_scale": list(crop_scale), "batch_size": batch_size, "seed": config.seed,
+           **{o.name: settings[o.name] for o in _TRAINING}}
+    with Stopwatch() as watch:
+        history, throughput = training.fit(
+            model, _views(config, data, settings, x, batch_size, crop_scale), epochs=epochs,
+            run=run, n_images=(n // batch_size) * batch_size, verbose=config.verbose,
+            name="cc", key=key)
+        assignments = _encode_all(model, data, x)
+    labels = assignments.argmax(axis=1)
+    counts = np.bincount(labels, minlength=k)
+    extra = {"epochs": epochs, "batch_size": batch_size, "train_images": n,
+             "steps": epochs * (n // batch_size), "crop_scale": list(crop_scale),
+             "images_per_second": throughput.images_per_second,
+             "train_time_s": float(sum(throughput.epoch_seconds)),
+             "cluster_time_s": watch.seconds, "n_clusters": k,
+             "clusters_used": int(np.count_nonzero(counts)),
+             "smallest_cluster_share": float(counts.min() / n),
+             **{f"final_{name}": float(values[-1]) for name, values in history.history.items()
+                if values}}
+    if settings["probes"]:
+        run.phase("evaluating")
+        extra.update(_embedding_scores(model.encoder, data, config.seed))
+    metrics = _finish(config, data, run, _encode_all(model.encoder, data, x), labels,
+                      "Contrastive Clustering", extra)
+    run.phase("saving")
+    run.save_model(model)
+    return metrics
+
+
+__all__ = ["BUDGET", "OPTIONS", "default_crop_scale", "run_cc"]
