@@ -1,6 +1,7 @@
 """keras.Model subclasses that own a custom train_step."""
 
 from keras_unsup.models.began import BEGAN
+from keras_unsup.models.contrastive_clustering import ContrastiveClustering
 from keras_unsup.models.dbn import DBN
 from keras_unsup.models.dec import DEC, IDEC
 from keras_unsup.models.gan import GAN
@@ -11,5 +12,5 @@ from keras_unsup.models.rotnet import RotNet
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.wgan_gp import WGANGP
 
-__all__ = ["BEGAN", "DBN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo", "RBM", "RotNet", "SimCLR",
-           "WGANGP"]
+__all__ = ["BEGAN", "ContrastiveClustering", "DBN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo",
+           "RBM", "RotNet", "SimCLR", "WGANGP"]
