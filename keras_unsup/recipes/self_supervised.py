@@ -45,6 +45,7 @@ _VIEWS = [
     Option("horizontal_flip", "bool", False, "flip views left-right (right for clothes and "
            "natural images, wrong for digits and letters)"),
 ]
+COMMON_OPTIONS = tuple(_COMMON)  # every self-supervised recipe's, for the other families' files
 OPTIONS = {
     "moco": _COMMON + _VIEWS + [
         Option("queue_size", "int", None, "keys in the queue of negatives (default: "
@@ -177,7 +178,6 @@ def train_self_supervised(method, config, data, run):
 
     from keras_unsup.data.pipeline import image_dataset
     from keras_unsup.data.views import default_augmentation, two_view_dataset, two_view_stream
-    from keras_unsup.recipes import training
 
     settings = _settings(config, method)
     budget = BUDGETS[method]
@@ -228,33 +228,53 @@ def train_self_supervised(method, config, data, run):
         else:
             train_ds = two_view_dataset(x, batch_size, augmentation=augmentation,
                                         seed=config.seed)
+    metrics = fit_and_evaluate(method, model, train_ds, config, data, run, settings=settings,
+                               n_x=n_x, batch_size=batch_size, epochs=epochs)
+    return metrics, model
+
+
+def fit_and_evaluate(method, model, train_ds, config, data, run, *, settings, n_x, batch_size,
+                     epochs, scored=None, model_keys=("queue_size", "momentum", "temperature")):
+    """Trains `model` on `train_ds` (resumable), scores its frozen embeddings and saves it:
+    the path every self-supervised recipe ends with. Returns the metrics.
+
+    `scored` is the model from the data's images to the embeddings the probes score
+    (default `model.encoder`); `model_keys` the model attributes reported as metrics.
+    """
+    from keras_unsup.recipes import training
+
     n_images = (n_x // batch_size) * batch_size
     history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
                                        n_images=n_images, verbose=config.verbose)
     metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": n_x,
                "images_per_second": throughput.images_per_second,
-               **({"init_model": settings["init_model"]} if settings["init_model"] else {})}
+               **({"init_model": settings["init_model"]} if settings.get("init_model") else {})}
     # From the model, not the settings: a model from `init_model` keeps its own.
-    for key in ("queue_size", "momentum", "temperature"):
+    for key in model_keys:
         if getattr(model, key, None) is not None:
             metrics[key] = getattr(model, key)
-    metrics["embedding_dim"] = int(model.encoder.output_shape[-1])
-    filters = _convnet_filters(model.encoder)
+    encoder = getattr(model, "encoder", None)
+    if scored is None:
+        scored = encoder
+        metrics["embedding_dim"] = int(encoder.output_shape[-1])
+    else:
+        metrics["embedding_dim"] = int(scored(np.zeros((1, *data.image_shape), "float32")).shape[-1])
+    filters = None if encoder is None else _convnet_filters(encoder)
     if filters is not None:
         metrics["filters"] = filters
-    if settings["crop_scale"] is not None:
+    if settings.get("crop_scale") is not None:
         metrics["crop_scale"] = settings["crop_scale"]
     for key, values in history.history.items():
         if values:
             metrics[f"final_{key}"] = float(values[-1])
     run.phase("evaluating")
     metrics.update(evaluate_embeddings(
-        model.encoder, data, run=run, seed=config.seed, plot=bool(settings["plot"]),
+        scored, data, run=run, seed=config.seed, plot=bool(settings["plot"]),
         tsne_points=int(settings["tsne_points"]),
         title=f"{method} on {data.name}: t-SNE of test embeddings"))
     run.phase("saving")
     run.save_model(model)
-    return metrics, model
+    return metrics
 
 
 @register("moco", family="self-supervised", clusters=True, options=OPTIONS["moco"], min_steps=MIN_STEPS,
@@ -275,5 +295,5 @@ def run_rotnet(config, data, run):
     return train_self_supervised("rotnet", config, data, run)[0]
 
 
-__all__ = ["BUDGETS", "OPTIONS", "default_queue_size", "evaluate_embeddings",
-           "train_self_supervised"]
+__all__ = ["BUDGETS", "COMMON_OPTIONS", "OPTIONS", "default_queue_size", "evaluate_embeddings",
+           "fit_and_evaluate", "train_self_supervised"]
