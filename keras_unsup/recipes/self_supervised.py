@@ -172,47 +172,66 @@ def evaluate_embeddings(encoder, data, *, run=None, seed=0, title="embeddings", 
     return metrics
 
 
-def train_self_supervised(method, config, data, run):
-    """Builds, trains and evaluates `method`; returns `(metrics, model)`."""
+def training_images(config, data, n_sub):
+    """`(x, train_data, n_x)`: the images a self-supervised run trains on.
+
+    In memory, `x` holds `n_sub` training images drawn with the run's seed (all when
+    `n_sub` is `None`) and `train_data` is `None`; for a streamed folder `x` is `None`
+    and `train_data` the folder (a seeded subset of its files), nothing decoded.
+    """
+    if data.is_streaming:
+        # A streamed folder trains from its stream; `train_images` draws files (the same
+        # seeded draw as the in-memory path's), and nothing is decoded here.
+        train_data = data
+        if n_sub is not None and n_sub < data.n_train:
+            train_data = data.subset(n_sub, None, seed=config.seed)
+        return None, train_data, train_data.n_train
+    x = data.x_train
+    if n_sub is not None and n_sub < len(x):
+        x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))]
+    return x, None, len(x)
+
+
+def image_batches(x, train_data, batch_size, seed):
+    """Shuffled whole batches of images (no views): what a pretext task trains on."""
+    from keras_unsup.data.pipeline import image_dataset
+
+    if x is None:
+        return train_data.train_stream(batch_size, seed=seed, drop_remainder=True)
+    return image_dataset(x, batch_size, seed=seed, drop_remainder=True)
+
+
+def model_to_train(method, model_class, build, config, data, settings):
+    """A compiled model to train: `init_model`'s (weights and optimizer state), or
+    `build()`'s, compiled with Adam at the `learning_rate` option."""
     import keras
 
-    from keras_unsup.data.pipeline import image_dataset
+    if settings.get("init_model"):
+        # Go on training a saved model: its weights, queue and optimizer state carry over.
+        return load_init_model(settings["init_model"], model_class, method, data.image_shape,
+                               lambda m: m.encoder.input_shape[1:],
+                               label=config.label("init_model"))
+    model = build()
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    return model
+
+
+def train_self_supervised(method, config, data, run):
+    """Builds, trains and evaluates `method`; returns `(metrics, model)`."""
     from keras_unsup.data.views import default_augmentation, two_view_dataset, two_view_stream
 
     settings = _settings(config, method)
     budget = BUDGETS[method]
-    n_sub = settings["train_images"]
-    if data.is_streaming:
-        # A streamed folder trains from its stream; `train_images` draws files (the same
-        # seeded draw as the in-memory path's), and nothing is decoded here.
-        x, train_data = None, data
-        if n_sub is not None and n_sub < data.n_train:
-            train_data = data.subset(n_sub, None, seed=config.seed)
-        n_x = train_data.n_train
-    else:
-        x = data.x_train
-        if n_sub is not None:
-            if n_sub < len(x):
-                x = x[np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub,
-                                                                        replace=False))]
-        n_x = len(x)
+    x, train_data, n_x = training_images(config, data, settings["train_images"])
     batch_size = budget.batch_for(config, n_x)
     epochs = budget.epochs(config, n_x, batch_size)
-    if settings["init_model"]:
-        # Go on training a saved model: its weights, queue and optimizer state carry over.
-        model = load_init_model(settings["init_model"], _model_class(method), method,
-                                data.image_shape, lambda m: m.encoder.input_shape[1:],
-                                label=config.label("init_model"))
-    else:
-        model = _build_model(method, data.image_shape, settings, config.seed, n_x)
-        # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA
-        # lacks.
-        model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model = model_to_train(
+        method, _model_class(method),
+        lambda: _build_model(method, data.image_shape, settings, config.seed, n_x),
+        config, data, settings)
     if method == "rotnet":
-        if x is None:
-            train_ds = train_data.train_stream(batch_size, seed=config.seed, drop_remainder=True)
-        else:
-            train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
+        train_ds = image_batches(x, train_data, batch_size, config.seed)
     else:
         overrides = {}
         if settings["crop_scale"] is not None:
@@ -296,4 +315,5 @@ def run_rotnet(config, data, run):
 
 
 __all__ = ["BUDGETS", "COMMON_OPTIONS", "OPTIONS", "default_queue_size", "evaluate_embeddings",
-           "fit_and_evaluate", "train_self_supervised"]
+           "fit_and_evaluate", "image_batches", "model_to_train", "train_self_supervised",
+           "training_images"]
