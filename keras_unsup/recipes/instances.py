@@ -1,0 +1,251 @@
+"""Recipes of the sample-specificity methods: Exemplar-CNN, Noise As Targets, NPID.
+
+Each treats every training image (Exemplar-CNN: every seed image) as a class of its
+own, and keeps state per image: Exemplar-CNN a classifier of its seeds, NAT a target
+per image, NPID a memory bank of one feature per image. That state is sized from the
+training set (`train_images` of it), so these methods need the images in memory and
+refuse a streamed folder. Training batches are `(augmented images, their indices)`.
+
+They train the small ConvNet without labels and end as every self-supervised recipe
+does (`self_supervised.fit_and_evaluate`): a linear probe, a kNN vote and k-means
+ACC/NMI/ARI on the frozen embeddings, a t-SNE plot, the model saved. NPID also draws
+the nearest neighbours of test images in its memory bank (`npid_neighbours.png`).
+"""
+
+import numpy as np
+
+from keras_unsup.recipes.base import Budget, load_init_model, register
+from keras_unsup.recipes.options import Option
+from keras_unsup.recipes.self_supervised import COMMON_OPTIONS
+
+BUDGETS = {
+    "exemplar-cnn": Budget(steps=3000, batch_size=128, max_epochs=500),
+    "nat": Budget(steps=1500, batch_size=256, max_epochs=500),
+    "npid": Budget(steps=1500, batch_size=256, max_epochs=500),
+}
+MIN_STEPS = 500
+
+
+def _views(crop_scale, rotation, translation, contrast):
+    return [
+        Option("crop_scale", "interval", crop_scale, "(min, max) area share of the random "
+               "resized crop of the augmentation", minimum=0.0, maximum=1.0),
+        Option("rotation", "float", rotation, "largest rotation of the augmentation, in "
+               "degrees", minimum=0.0, maximum=180.0),
+        Option("translation", "float", translation, "largest shift of the augmentation, as a "
+               "share of the image size", minimum=0.0, maximum=1.0),
+        Option("contrast", "float", contrast, "largest relative contrast change of the "
+               "augmentation", minimum=0.0, maximum=1.0),
+        Option("horizontal_flip", "bool", False, "flip left-right in the augmentation (right "
+               "for clothes and natural images, wrong for digits and letters)"),
+    ]
+
+
+OPTIONS = {
+    "exemplar-cnn": list(COMMON_OPTIONS) + _views([0.3, 1.0], 20.0, 0.2, 0.5) + [
+        Option("n_exemplars", "int", None, "surrogate classes: seed images drawn from the "
+               "training images (default: min(4000, training images))", minimum=2),
+        Option("hidden_dim", "int", None, "hidden units of the surrogate-class head "
+               "(default: the embedding size)", minimum=1)],
+    "nat": list(COMMON_OPTIONS) + _views([0.5, 1.0], 10.0, 0.1, 0.3) + [
+        Option("projection_dim", "int", None, "size of the targets' space (an MLP head on "
+               "the embedding; default: none, the embedding itself)", minimum=1,
+               nullable=True),
+        Option("reassign", "bool", True, "reassign the targets every batch by the "
+               "Hungarian method (false: keep the random assignment)")],
+    "npid": list(COMMON_OPTIONS) + _views([0.3, 1.0], 10.0, 0.1, 0.3) + [
+        Option("temperature", "float", 0.07, "temperature of the non-parametric softmax",
+               minimum=0.0, low_open=True),
+        Option("nce_negatives", "int", None, "noise entries per image of the NCE estimate "
+               "(default: min(4096, training images - 1))", minimum=1),
+        Option("exact_softmax", "bool", False, "the exact softmax over the whole memory bank "
+               "instead of NCE"),
+        Option("proximal", "float", 30.0, "weight of the proximal term |f - v|^2", minimum=0.0),
+        Option("bank_momentum", "float", 0.5, "momentum of the memory bank's update",
+               minimum=0.0, maximum=1.0),
+        Option("neighbours", "int", 6, "nearest bank entries drawn per test image", minimum=1)],
+}
+
+_MODEL_KEYS = ("n_exemplars", "n_images", "memory_size", "temperature", "nce_negatives",
+               "proximal", "projection_dim", "reassign")
+
+
+def _model_class(method):
+    from keras_unsup.models.exemplar_cnn import ExemplarCNN
+    from keras_unsup.models.nat import NAT
+    from keras_unsup.models.npid import NPID
+
+    return {"exemplar-cnn": ExemplarCNN, "nat": NAT, "npid": NPID}[method]
+
+
+# The attribute holding the number of images (seeds) a model's per-image state is sized for.
+_STATE_SIZE = {"exemplar-cnn": "n_exemplars", "nat": "n_images", "npid": "memory_size"}
+
+
+def training_images(config, data):
+    """`(x, y)`: the run's training images and labels (`y` for figures only): all, or a
+    seeded subset of `train_images` of them."""
+    x, y = data.x_train, data.y_train
+    n_sub = config.options.get("train_images")
+    if n_sub is not None and n_sub < len(x):
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(x), n_sub, replace=False))
+        x, y = x[keep], (None if y is None else y[keep])
+    return x, y
+
+
+def _sizes(method, config, n_x, batch_size):
+    """The per-image state sizes of `method` on `n_x` images, checked (errors name the
+    options as the user typed them)."""
+    from keras_unsup.checks import check_int
+
+    label = config.label
+    if method == "exemplar-cnn":
+        n = config.options["n_exemplars"]
+        if n is None:
+            n = min(4000, n_x)
+        check_int(n, label("n_exemplars"), 2, n_x)  # no more seeds than images
+        if batch_size > n:
+            raise ValueError(f"`batch_size` must be <= the {n} surrogate classes (one seed image "
+                             f"each). Received: batch_size={batch_size}")
+        return {"n_exemplars": n}
+    if batch_size > n_x:
+        raise ValueError(f"`batch_size` must be <= the {n_x} training images (one per-image "
+                         f"state each). Received: batch_size={batch_size}")
+    if method == "nat":
+        return {"n_images": n_x}
+    if config.options["exact_softmax"]:
+        negatives = None
+    else:
+        negatives = config.options["nce_negatives"]
+        negatives = min(4096, n_x - 1) if negatives is None else \
+            check_int(negatives, label("nce_negatives"), 1, n_x - 1)
+    return {"memory_size": n_x, "nce_negatives": negatives}
+
+
+def _build_model(method, config, input_shape, sizes):
+    from keras_unsup.builders.backbones import build_small_convnet
+
+    o = config.options
+    encoder = build_small_convnet(input_shape, embedding_dim=o["embedding_dim"],
+                                  filters=o["filters"])
+    cls = _model_class(method)
+    if method == "exemplar-cnn":
+        return cls(encoder, sizes["n_exemplars"], hidden_dim=o["hidden_dim"])
+    if method == "nat":
+        return cls(encoder, sizes["n_images"], projection_dim=o["projection_dim"],
+                   reassign=o["reassign"], seed=config.seed)
+    return cls(encoder, sizes["memory_size"], temperature=o["temperature"],
+               nce_negatives=sizes["nce_negatives"], proximal=o["proximal"],
+               momentum=o["bank_momentum"], seed=config.seed)
+
+
+def instance_dataset(x, batch_size, augmentation, seed):
+    """Batches `(augmented images, their indices in x)`, in a seeded order."""
+    from keras_unsup.data.pipeline import image_dataset
+
+    def augment(images, indices):
+        return augmentation(images, training=True), indices
+
+    # One call at a time: the augmentation's seed state advances in a fixed order.
+    return image_dataset(x, batch_size, labels=np.arange(len(x)), seed=seed,
+                         drop_remainder=True, map_fn=augment, parallel_map=False)
+
+
+def train_instances(method, config, data, run):
+    """Builds, trains and evaluates `method`; returns `(metrics, model)`."""
+    import keras
+
+    from keras_unsup.checks import check_image_array
+    from keras_unsup.data.views import default_augmentation
+    from keras_unsup.recipes.common import require_in_memory
+    from keras_unsup.recipes.self_supervised import fit_and_evaluate
+
+    require_in_memory(data, method, "a state per training image, indexed by its position",
+                      flag=config.option_flag)
+    label = "--dataset" if config.option_flag else "data"
+    check_image_array(data.x_train, f"{label} {data.name!r} (training images)")
+    check_image_array(data.x_test, f"{label} {data.name!r} (test images)")
+    settings = dict(config.options)
+    budget = BUDGETS[method]
+    x, y = training_images(config, data)
+    batch_size = budget.batch_for(config, len(x))
+    sizes = _sizes(method, config, len(x), batch_size)
+    if method == "exemplar-cnn" and sizes["n_exemplars"] < len(x):
+        # The seed images: a seeded draw of the training images, one class each.
+        rng = np.random.default_rng(config.seed + 1)
+        seeds = np.sort(rng.choice(len(x), sizes["n_exemplars"], replace=False))
+        x, y = x[seeds], (None if y is None else y[seeds])
+    epochs = budget.epochs(config, len(x), batch_size)
+    cls = _model_class(method)
+    if settings["init_model"]:
+        model = load_init_model(settings["init_model"], cls, method, data.image_shape,
+                                lambda m: m.encoder.input_shape[1:],
+                                label=config.label("init_model"))
+        key = _STATE_SIZE[method]
+        size = getattr(model, key)
+        if size != len(x):
+            raise ValueError(f"`{config.label('init_model')}` holds a {method} model with "
+                             f"{key}={size}, sized for another training set; this run trains "
+                             f"on {len(x)} images. Received: "
+                             f"{config.label('init_model')}={settings['init_model']!r}")
+    else:
+        model = _build_model(method, config, data.image_shape, sizes)
+        model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    augmentation = default_augmentation(
+        seed=config.seed, crop_scale=settings["crop_scale"], rotation=settings["rotation"],
+        translation=settings["translation"], contrast=settings["contrast"],
+        horizontal_flip=settings["horizontal_flip"])
+    train_ds = instance_dataset(x, batch_size, augmentation, config.seed)
+    metrics = fit_and_evaluate(method, model, train_ds, config, data, run, settings=settings,
+                               n_x=len(x), batch_size=batch_size, epochs=epochs,
+                               model_keys=_MODEL_KEYS)
+    if method == "npid" and run and settings["plot"]:
+        run.phase("plotting")
+        run.save_figure(neighbours_figure(model, x, y, data, settings["neighbours"],
+                                          seed=config.seed), "npid_neighbours.png")
+    return metrics, model
+
+
+def neighbours_figure(model, x_bank, y_bank, data, k=6, n_queries=8, seed=0):
+    """Test images (first column) and the training images of their `k` nearest entries in
+    NPID's memory bank (`x_bank[i]` is the image of entry `i`, `y_bank[i]` its label or
+    `y_bank` None), titled by class."""
+    from keras_unsup.viz import class_name, image_grid
+
+    rng = np.random.default_rng(seed)
+    queries = np.sort(rng.choice(data.n_test, min(n_queries, data.n_test), replace=False))
+    nearest = np.asarray(model.nearest_entries(data.x_test[queries], k))
+    images, titles = [], []
+    for row, q in enumerate(queries):
+        images.append(data.x_test[q])
+        titles.append("query" if data.y_test is None
+                      else f"query: {class_name(data.class_names, data.y_test[q])}")
+        for entry in nearest[row]:
+            images.append(x_bank[entry])
+            titles.append(f"#{entry}" if y_bank is None
+                          else class_name(data.class_names, y_bank[entry]))
+    return image_grid(np.stack(images), nrows=len(queries), ncols=k + 1, titles=titles)
+
+
+@register("exemplar-cnn", family="self-supervised", options=OPTIONS["exemplar-cnn"],
+          min_steps=MIN_STEPS, summary="Exemplar-CNN: surrogate classes of heavily augmented "
+          "seed images")
+def run_exemplar_cnn(config, data, run):
+    return train_instances("exemplar-cnn", config, data, run)[0]
+
+
+@register("nat", family="self-supervised", options=OPTIONS["nat"], min_steps=MIN_STEPS,
+          summary="Noise As Targets: fixed random targets on the sphere, Hungarian "
+          "reassignment per batch")
+def run_nat(config, data, run):
+    return train_instances("nat", config, data, run)[0]
+
+
+@register("npid", family="self-supervised", options=OPTIONS["npid"], min_steps=MIN_STEPS,
+          summary="NPID: instance discrimination with a memory bank and NCE")
+def run_npid(config, data, run):
+    return train_instances("npid", config, data, run)[0]
+
+
+__all__ = ["BUDGETS", "OPTIONS", "instance_dataset", "neighbours_figure", "train_instances",
+           "training_images"]
