@@ -317,9 +317,10 @@ def replicas_in_sync():
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def check_colour_images(image_shape, name="data"):
+def check_colour_images(image_shape, name="data", value=None):
     """Validates that images of `image_shape` `(height, width, channels)` are RGB colour
     images (3 channels), e.g. for methods that learn from colour; returns the shape.
+    `value` is what the user passed as `name` (e.g. a dataset's name), for the message.
 
     Example:
 
@@ -329,7 +330,8 @@ def check_colour_images(image_shape, name="data"):
     shape = tuple(image_shape)
     if len(shape) != 3 or shape[-1] != 3:
         channels = shape[-1] if shape else None
+        given = name if value is None else f"{name}={value!r}"
         raise ValueError(f"`{name}` must hold colour images (3 channels, RGB). Received: "
-                         f"{name} with {channels} channel{'s' if channels != 1 else ''} "
+                         f"{given} with {channels} channel{'s' if channels != 1 else ''} "
                          f"(image shape {shape})")
     return shape
