@@ -162,9 +162,9 @@ def train_instances(method, config, data, run):
 
     require_in_memory(data, method, "a state per training image, indexed by its position",
                       flag=config.option_flag)
-    label = "--dataset" if config.option_flag else "data"
-    check_image_array(data.x_train, f"{label} {data.name!r} (training images)")
-    check_image_array(data.x_test, f"{label} {data.name!r} (test images)")
+    label = "--dataset" if config.option_flag else "dataset"
+    check_image_array(data.x_train, f"{label} {data.name} (training images)")
+    check_image_array(data.x_test, f"{label} {data.name} (test images)")
     settings = dict(config.options)
     budget = BUDGETS[method]
     x, y = training_images(config, data)
