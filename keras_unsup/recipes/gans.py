@@ -9,7 +9,9 @@ reports on the test images:
 - `linear_probe_acc`: a logistic regression on the discriminator's (critic's)
   last hidden features, trained on training images, scored on the test images;
 - InfoGAN only: `acc`, `nmi`, `ari` of Q's predicted category on the test images
-  (InfoGAN as a clusterer);
+  (InfoGAN as a clusterer), and, labels or not, `category_shares` (the share of the test
+  images in each category), `min_category_share` and `categories_used` (those holding at
+  least 2%);
 - BEGAN only: `final_m_global` (the convergence measure of the last epoch) and
   `final_k` (the equilibrium control); its probe reads the autoencoder's embedding;
 - `images_per_second` of training and `diversity_ratio` (mode-collapse check).
@@ -201,6 +203,15 @@ def evaluate_gan(
     n = min(int(n_frechet), len(data.x_test), len(data.x_train))
     generated = model.generate(n, seed=seed + 1)
     metrics["generated_mean_pixel"] = float(generated.mean())
+    categories = None
+    if hasattr(model, "predict_categories"):
+        # How Q spreads the test images over its categories (no labels needed): a category
+        # holding almost none is unused, one holding most is a collapse.
+        categories = model.predict_categories(data.x_test)
+        shares = np.bincount(categories, minlength=model.n_categories) / len(categories)
+        metrics["category_shares"] = [round(float(v), 4) for v in shares]
+        metrics["min_category_share"] = float(shares.min())
+        metrics["categories_used"] = int(np.sum(shares >= 0.02))
     if data.y_train is None or data.y_test is None:
         return metrics
     scorer = frechet_scorer(data, epochs=frechet_epochs)
@@ -223,8 +234,8 @@ def evaluate_gan(
         max_iter=300,
     )
     metrics["linear_probe_n_train"] = len(probe)
-    if hasattr(model, "predict_categories"):
-        metrics.update(clustering_scores(data.y_test, model.predict_categories(data.x_test)))
+    if categories is not None:
+        metrics.update(clustering_scores(data.y_test, categories))
     return metrics
 
 

@@ -43,6 +43,10 @@ def test_infogan_recipe_writes_its_run_folder_and_scores(tmp_path):
     ):
         assert isinstance(metrics[key], float), key
     assert 0.0 <= metrics["acc"] <= 1.0 and metrics["epochs_trained"] == 1
+    shares = metrics["category_shares"]  # Q's categories over the test images
+    assert len(shares) == 10 and sum(shares) == pytest.approx(1.0, abs=1e-3)
+    assert metrics["min_category_share"] == pytest.approx(min(shares), abs=1e-4)
+    assert metrics["categories_used"] == sum(v >= 0.02 for v in shares)
     assert metrics["frechet_floor"] < metrics["frechet_distance"]  # an untrained GAN is far off
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["method"] == "infogan" and written["acc"] == pytest.approx(metrics["acc"])
