@@ -1,0 +1,217 @@
+"""Recipe of the capsule family: the Stacked Capsule Autoencoder (`scae`).
+
+Kosiorek, Sabour, Teh, Hinton, "Stacked Capsule Autoencoders", NeurIPS 2019. The
+PCAE and OCAE train jointly on the training images, each placed at a random offset on
+a larger canvas (40x40 for 28x28 images); labels are used only to score. Two readouts,
+both in metrics.json:
+- unsupervised classification: k-means (as many clusters as classes) on the test
+  images' object-capsule presences, scored by Hungarian matching (`acc`, `nmi`, `ari`);
+  the paper's readout (`posterior_acc`: the same on the posterior presences);
+- `linear_probe_acc`: a linear probe on the object capsules' presences and features.
+Figures: the learned templates, reconstructions with the parts' outlines, and the
+mean object-capsule presence per true class.
+
+A NaN loss stops training at once (`NaNLossError`) without overwriting the last
+finished epoch's backup; the same command resumes from it.
+"""
+
+import math
+
+import numpy as np
+
+from keras_unsup.recipes.base import Budget, register
+from keras_unsup.recipes.options import Option
+
+BUDGET = Budget(steps=3000, batch_size=64, quick_steps=40, max_epochs=500)
+MIN_STEPS = 1000  # the templates only take shape after about a thousand steps
+OPTIONS = [
+    Option("part_capsules", "int", 24, "part capsules M (templates); the paper: 40 on MNIST",
+           minimum=1),
+    Option("object_capsules", "int", 16, "object capsules K; the paper: 32 on MNIST",
+           minimum=1),
+    Option("template_size", "int", None, "side of the square templates (default: 11 for "
+           "28x28 images, in proportion otherwise)", minimum=1),
+    Option("canvas_size", "int", None, "side of the square canvas the images are placed on "
+           "at random (default: 40 for 28x28 images, in proportion otherwise)", minimum=1),
+    Option("special_features", "int", 16, "special features per part capsule", minimum=0),
+    Option("object_features", "int", 32, "feature width of each object capsule", minimum=1),
+    Option("filters", "ints", [32, 32, 64, 64], "filters of the part encoder's four 3x3 "
+           "convolutions (the paper: 128 each)"),
+    Option("pixel_scale", "float", 0.25, "standard deviation of the pixels in the image "
+           "likelihood", minimum=0.0, low_open=True),
+    Option("learning_rate", "float", 3e-4, "Adam's learning rate", minimum=0.0, low_open=True),
+    Option("train_images", "int", None, "train on a random subset of this many training "
+           "images (default: all; the readouts use every image)", minimum=1),
+    Option("plot", "bool", True, "draw the templates, parts and presence figures"),
+]
+
+
+class NaNLossError(ValueError):
+    """Training met a NaN or infinite loss; the run folder keeps the last finished epoch."""
+
+
+def default_sizes(image_size, template_size=None, canvas_size=None):
+    """`(template, canvas)` sides for square-ish images of side `image_size`: the paper's
+    11 and 40 for 28x28 images, in proportion for other sizes (at least 3 and the
+    image)."""
+    template = template_size or max(3, int(round(11 * image_size / 28)))
+    canvas = canvas_size or max(image_size, int(round(40 * image_size / 28)))
+    return int(template), int(canvas)
+
+
+def check_sizes(config, image_shape):
+    """The `(template, canvas)` sides of a run, or a `ValueError` naming the option."""
+    h, w = image_shape[:2]
+    template, canvas = default_sizes(min(h, w), config.options.get("template_size"),
+                                     config.options.get("canvas_size"))
+    if template > min(h, w):
+        label = config.label("template_size")
+        raise ValueError(f"`{label}` must be at most the images' side ({h}x{w}): a part "
+                         f"cannot be larger than the image. Received: {label}={template}")
+    if canvas < max(h, w):
+        label = config.label("canvas_size")
+        raise ValueError(f"`{label}` must be at least the images' side ({h}x{w}). Received: "
+                         f"{label}={canvas}")
+    return template, canvas
+
+
+def stop_on_nan():
+    """A `TerminateOnNaN` that raises `NaNLossError` at the first NaN loss, before the
+    epoch ends: the epoch's backup is then not written, so a rerun resumes from the last
+    finished epoch instead of from NaN weights."""
+    import keras
+
+    class StopOnNaN(keras.callbacks.TerminateOnNaN):
+        def on_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+                raise NaNLossError(
+                    f"Training stopped: the loss became {float(loss)} at batch {batch}. The "
+                    "run folder keeps the last finished epoch; rerun the same command to "
+                    "resume from it, or start afresh with a lower learning_rate.")
+
+    return StopOnNaN()
+
+
+def build_scae(image_shape, *, part_capsules=24, object_capsules=16, template_size=11,
+               canvas_size=40, special_features=16, object_features=32,
+               filters=(32, 32, 64, 64), pixel_scale=0.25, n_classes=10, seed=None):
+    """An SCAE for images of `image_shape` (its PCAE and OCAE built and wired)."""
+    from keras_unsup.builders.capsules import build_object_encoder, build_part_encoder
+    from keras_unsup.layers.affine_templates import AffineTemplates
+    from keras_unsup.models.scae import OCAE, PCAE, SCAE
+
+    channels = image_shape[-1]
+    part_encoder = build_part_encoder((canvas_size, canvas_size, channels), part_capsules,
+                                      n_features=special_features, filters=filters, seed=seed)
+    templates = AffineTemplates(part_capsules, template_size, canvas_size, channels, seed=seed,
+                                name="templates")
+    pcae = PCAE(part_encoder, templates, image_shape, pixel_scale=pixel_scale, seed=seed)
+    part_dims = 7 + special_features + template_size * template_size * channels
+    object_encoder = build_object_encoder(part_capsules, part_dims, object_capsules,
+                                          n_features=object_features, seed=seed)
+    ocae = OCAE(object_encoder, n_classes=n_classes)
+    return SCAE(pcae, ocae)
+
+
+def encode_capsules(model, x, batch_size=256):
+    """`model(x)`'s readouts as NumPy arrays, computed in batches."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return {k: np.asarray(v, np.float32) for k, v in out.items()}
+
+
+def evaluate_capsules(model, data, seed=0):
+    """The two readouts: k-means on presences (ACC/NMI/ARI) and a linear probe."""
+    from keras_unsup.evaluation.metrics import kmeans_scores, linear_probe_accuracy
+
+    train = encode_capsules(model, data.x_train)
+    test = encode_capsules(model, data.x_test)
+    metrics, _ = kmeans_scores(test["object_presence"], data.y_test, data.n_classes, seed=seed)
+    posterior, _ = kmeans_scores(test["posterior_presence"], data.y_test, data.n_classes,
+                                 seed=seed)
+    metrics["posterior_acc"] = posterior["acc"]
+
+    def probe_features(codes):
+        return np.concatenate([codes["object_presence"], codes["object_features"]], axis=1)
+
+    metrics["linear_probe_acc"] = linear_probe_accuracy(probe_features(train), data.y_train,
+                                                        probe_features(test), data.y_test)
+    metrics["mean_object_presence"] = float(test["object_presence"].mean())
+    return metrics, test
+
+
+def save_figures(model, data, run, test_codes):
+    """templates.png, parts.png and presence.png."""
+    from keras_unsup import viz_capsules
+
+    x = data.x_test[:8]
+    canvas, recon, parts = model.pcae.reconstruct(x)
+    presence = np.asarray(model.pcae.parts(model.pcae.place(data.x_test[:512]))["presence"])
+    values, _ = model.pcae.templates.templates()
+    run.save_figure(viz_capsules.plot_templates(np.asarray(values), presence.mean(axis=0)),
+                    "templates.png")
+    run.save_figure(viz_capsules.plot_part_reconstructions(
+        np.asarray(canvas), np.asarray(recon), np.asarray(parts["pose"]),
+        np.asarray(parts["presence"]), model.pcae.templates.template_size), "parts.png")
+    if data.y_test is not None:
+        run.save_figure(viz_capsules.plot_presence_by_class(
+            test_codes["object_presence"], data.y_test, data.class_names), "presence.png")
+
+
+@register("scae", family="capsules", clusters=True, options=OPTIONS, min_steps=MIN_STEPS,
+          summary="Stacked Capsule Autoencoder: part and object capsules, k-means on presences")
+def run_scae(config, data, run):
+    import keras
+
+    from keras_unsup.checks import check_image_array
+    from keras_unsup.data.pipeline import image_dataset
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.common import require_in_memory
+
+    require_in_memory(data, "scae", "its readouts encode the train and test images as arrays",
+                      flag=config.option_flag)
+    # Every check before any work: the images, then the sizes they allow.
+    check_image_array(data.x_train, "x_train")
+    check_image_array(data.x_test, "x_test")
+    template, canvas = check_sizes(config, data.image_shape)
+    settings = config.options
+    x = data.x_train
+    n_sub = settings["train_images"]
+    if n_sub is not None and n_sub < len(x):
+        rng = np.random.default_rng(config.seed)
+        x = x[np.sort(rng.choice(len(x), n_sub, replace=False))]
+    batch_size = BUDGET.batch_for(config, len(x))
+    epochs = BUDGET.epochs(config, len(x), batch_size)
+    model = build_scae(data.image_shape, part_capsules=settings["part_capsules"],
+                       object_capsules=settings["object_capsules"], template_size=template,
+                       canvas_size=canvas, special_features=settings["special_features"],
+                       object_features=settings["object_features"],
+                       filters=settings["filters"], pixel_scale=settings["pixel_scale"],
+                       n_classes=data.n_classes or 10, seed=config.seed)
+    # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"], clipnorm=5.0))
+    train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
+    history, throughput = training.fit(model, train_ds, epochs=epochs, run=run,
+                                       n_images=(len(x) // batch_size) * batch_size,
+                                       callbacks=[stop_on_nan()], verbose=config.verbose)
+    metrics = {"epochs": epochs, "batch_size": batch_size, "train_images": len(x),
+               "images_per_second": throughput.images_per_second, "template_size": template,
+               "canvas_size": canvas}
+    for key, values in history.history.items():
+        if values:
+            metrics[f"final_{key}"] = float(values[-1])
+    if data.y_train is not None and data.y_test is not None:
+        run.phase("evaluating")
+        scores, test_codes = evaluate_capsules(model, data, seed=config.seed)
+        metrics.update(scores)
+        if settings["plot"] and run:
+            run.phase("plotting")
+            save_figures(model, data, run, test_codes)
+    run.phase("saving")
+    run.save_model(model)
+    return metrics
+
+
+__all__ = ["BUDGET", "NaNLossError", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
+           "evaluate_capsules", "stop_on_nan"]
