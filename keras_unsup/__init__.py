@@ -112,6 +112,17 @@ _EXPORTS = {
     "RotNet": "keras_unsup.models.rotnet",
     "evaluate_embeddings": "keras_unsup.recipes.self_supervised",
     "ablate": "keras_unsup.ablation",
+    # capsules
+    "SetTransformer": "keras_unsup.layers.set_transformer",
+    "MultiheadAttentionBlock": "keras_unsup.layers.multihead_attention_block",
+    "AffineTemplates": "keras_unsup.layers.affine_templates",
+    "build_part_encoder": "keras_unsup.builders.capsules",
+    "build_object_encoder": "keras_unsup.builders.capsules",
+    "PCAE": "keras_unsup.models.scae",
+    "OCAE": "keras_unsup.models.scae",
+    "SCAE": "keras_unsup.models.scae",
+    "make_constellations": "keras_unsup.data.constellations",
+    "assignment_accuracy": "keras_unsup.data.constellations",
     # recipes
     "run_recipe": "keras_unsup.recipes",
     "list_recipes": "keras_unsup.recipes",

@@ -9,8 +9,9 @@ from keras_unsup.models.infogan import InfoGAN
 from keras_unsup.models.moco import MoCo
 from keras_unsup.models.rbm import RBM
 from keras_unsup.models.rotnet import RotNet
+from keras_unsup.models.scae import OCAE, PCAE, SCAE
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.wgan_gp import WGANGP
 
 __all__ = ["BEGAN", "ContrastiveClustering", "DBN", "DEC", "GAN", "IDEC", "InfoGAN", "MoCo",
-           "RBM", "RotNet", "SimCLR", "WGANGP"]
+           "OCAE", "PCAE", "RBM", "RotNet", "SCAE", "SimCLR", "WGANGP"]
