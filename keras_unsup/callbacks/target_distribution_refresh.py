@@ -60,6 +60,8 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
             a resumed fit records the epochs it trains (Keras' `History` and the
             recipes' run state keep `delta_label` with the other logs).
         labels: the hard labels of `x` (of its `split`) at the last refresh, `(n,)`.
+        initial_labels: k-means' labels of the codes when this fit initialised the
+            centres (`None` when they already were, e.g. restored by a resume).
         converged: whether `tol` stopped the last fit.
 
     Example:
@@ -102,6 +104,7 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
                                   trainable=False, name="dec_batch_order")
         self.history = []
         self.labels = None
+        self.initial_labels = None
         self.converged = False
         self._started = False
         self._refreshed_at = None
@@ -175,13 +178,16 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
     def _start(self):
         """The first epoch of a fit: centres, `p` and labels from the current weights."""
         self._started = True
-        if not self.model.centers_initialized:
+        initialise = not self.model.centers_initialized
+        if initialise:
             if self.data is not None:
                 self._init_centers_from_stream()
             else:
                 self.model.init_centers(self.x, n_init=self.n_init, seed=self.seed,
                                         batch_size=self.predict_batch_size)
         self._refresh()
+        if initialise:  # q's labels right after the k-means start are k-means' own
+            self.initial_labels = self.labels
 
     def _init_centers_from_stream(self):
         """`DEC.init_centers` on a stream: k-means on the codes, encoded batch by batch."""
@@ -206,12 +212,16 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
         self._started = False
         self.converged = False
         self.labels = None
+        self.initial_labels = None
         self.history = []
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._started:
             self._start()
         self._order.assign(self._batch_order(epoch))
+        reseed = getattr(self.model, "reseed_augmentation", None)
+        if reseed is not None:  # DEC-DA: the interval's transforms from (seed, epoch) too
+            reseed(self._order_seed, epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         delta = self._refresh()

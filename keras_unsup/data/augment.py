@@ -116,3 +116,79 @@ class NumpyAugmenter:
         out = tf.numpy_function(self.__call__, [images], tf.float32)
         out.set_shape(images.shape)
         return out
+
+
+class AugmentedImages:
+    """Images seen through a random augmentation: the stream an autoencoder trains on.
+
+    DEC-DA (Guo, Zhu, Liu and Yin, 2018, "Deep Embedded Clustering with Data
+    Augmentation") pretrains its autoencoder on randomly shifted and rotated images,
+    each reconstructing itself: every pass over the data draws new transforms. This
+    wraps images (an array, or a streamed dataset) and a Keras augmentation layer
+    (e.g. `RandomAffine(rotation=10, translation=0.1, seed=0)`) behind the stream
+    interface of a streamed dataset (`is_streaming`, `image_shape`, `split_size`,
+    `stream`), so any trainer that reads a stream trains on the augmented images:
+    `stream(..., map_fn=lambda b: (b, b))` yields `(augmented, augmented)` pairs.
+
+    The layer runs on one batch at a time, in order, so a seeded layer gives the same
+    transforms on every run of the same epochs from the start. (A run resumed from a
+    checkpoint goes on with freshly drawn transforms: the layer's random state is not
+    part of the checkpoint.)
+
+    Args:
+        images: `(n, height, width, channels)` images in [0, 1], or a streamed dataset
+            (`FolderDataset`).
+        augmentation: a Keras layer, called with `training=True` on each batch.
+
+    Example:
+
+    >>> from keras_unsup.data.views import RandomAffine
+    >>> augmented = AugmentedImages(x, RandomAffine(rotation=10, translation=0.1, seed=0))
+    >>> ds = augmented.stream("all", 256, shuffle=True, seed=0, map_fn=lambda b: (b, b))
+    """
+
+    is_streaming = True
+
+    def __init__(self, images, augmentation):
+        if not isinstance(augmentation, keras.layers.Layer):
+            raise ValueError(  # noqa: TRY004 (the project reports bad arguments as ValueError)
+                f"`augmentation` must be a Keras layer. Received: augmentation={augmentation!r}")
+        self.augmentation = augmentation
+        if getattr(images, "is_streaming", False):
+            self.data, self.images = images, None
+        else:
+            from keras_unsup.checks import check_image_array
+
+            self.data, self.images = None, check_image_array(images, "images")
+
+    @property
+    def name(self):
+        return getattr(self.data, "name", "images")
+
+    @property
+    def image_shape(self):
+        """Shape of one image, `(height, width, channels)`."""
+        if self.data is not None:
+            return tuple(self.data.image_shape)
+        return tuple(self.images.shape[1:])
+
+    def split_size(self, split="all"):
+        """Images in `split` (an array is one split: every name gives all of it)."""
+        return int(self.data.split_size(split)) if self.data is not None else len(self.images)
+
+    def stream(self, split="all", batch_size=256, *, shuffle=False, seed=None, map_fn=None,
+               drop_remainder=False):
+        """Batches of augmented images (then passed through `map_fn`), a `tf.data.Dataset`."""
+        from keras_unsup.data.pipeline import image_dataset
+
+        def augment(batch):
+            out = self.augmentation(batch, training=True)
+            return out if map_fn is None else map_fn(out)
+
+        if self.data is not None:
+            ds = self.data.stream(split, batch_size, shuffle=shuffle, seed=seed,
+                                  drop_remainder=drop_remainder)
+            return ds.map(augment)
+        return image_dataset(self.images, batch_size, shuffle=shuffle, seed=seed,
+                             drop_remainder=drop_remainder, map_fn=augment,
+                             parallel_map=False)

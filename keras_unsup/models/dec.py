@@ -6,7 +6,9 @@ soft assignments `q` (a Student's t kernel, see `ClusteringLayer`) match a sharp
 target `p` computed from `q` itself. IDEC (Guo, Gao, Liu and Yin, 2017, "Improved
 Deep Embedded Clustering with Local Structure Preservation") keeps the decoder and
 its reconstruction loss during that phase so that the codes keep the data's local
-structure.
+structure. With an `augmentation` layer both follow DEC-DA (Guo, Zhu, Liu and Yin,
+2018, "Deep Embedded Clustering with Data Augmentation"): each training step sees
+randomly shifted and rotated images, paired with the target `p` of the clean ones.
 
 Both are plain Keras models: `predict` returns the soft assignments `q`, `fit` is
 Keras' own and trains on batches `(images, p)`. The algorithm of the papers (k-means
@@ -58,6 +60,13 @@ class DEC(SubModelConfig, keras.Model):
             usually the encoder of a pretrained autoencoder.
         n_clusters: number of clusters, >= 2.
         alpha: degrees of freedom of the Student's t kernel (> 0; the paper's is 1).
+        augmentation: a Keras layer applied (with `training=True`) to the images of
+            every training step and never to `predict`'s, e.g.
+            `RandomAffine(rotation=10, translation=0.1, seed=0)` for DEC-DA (Guo et
+            al., 2018): the loss pairs the augmented images' `q` with the clean images'
+            `p`. `TargetDistributionRefresh` reseeds it at every update interval
+            (`reseed_augmentation`), so a resumed fit draws the transforms the
+            uninterrupted one drew. `None`: no augmentation (DEC).
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
     Call arguments:
@@ -76,9 +85,10 @@ class DEC(SubModelConfig, keras.Model):
     >>> labels = dec.predict(x).argmax(axis=1)
     """
 
+    sub_models = ("encoder", "augmentation")
     config_fields = ("n_clusters", "alpha")
 
-    def __init__(self, encoder, n_clusters=10, *, alpha=1.0, **kwargs):
+    def __init__(self, encoder, n_clusters=10, *, alpha=1.0, augmentation=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.Model):
             raise ValueError(  # noqa: TRY004 (the project reports bad arguments as ValueError)
@@ -89,6 +99,11 @@ class DEC(SubModelConfig, keras.Model):
                 "`encoder` must have one output of shape (batch, code_dim). "
                 f"Received: encoder.output_shape={out_shape}"
             )
+        if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
+            raise ValueError(  # noqa: TRY004
+                "`augmentation` must be a Keras layer (or None). "
+                f"Received: augmentation={augmentation!r}")
+        self.augmentation = augmentation
         self.n_clusters = check_int(n_clusters, "n_clusters", 2)
         self.alpha = check_number(alpha, "alpha", 0.0, low_open=True)
         self.encoder = encoder
@@ -183,6 +198,20 @@ class DEC(SubModelConfig, keras.Model):
         self.set_centers(kmeans.cluster_centers_)
         return labels
 
+    def reseed_augmentation(self, seed, epoch):
+        """Sets the augmentation's random state from `(seed, epoch)` alone.
+
+        Keras saves no random state with the weights (neither `BackupAndRestore` nor
+        `.keras` files hold a `SeedGenerator`'s), so the draws of an update interval are
+        made a function of the run's seed and the interval's number instead: a resumed
+        fit then augments its batches as the uninterrupted one did. Does nothing
+        without an augmentation that holds a `seed_generator`.
+        """
+        generator = getattr(self.augmentation, "seed_generator", None)
+        if generator is not None:
+            generator.state.assign(np.asarray([int(seed) * 1_000_003 + int(epoch), 0],
+                                              dtype=generator.state.dtype))
+
     # --- training -----------------------------------------------------------------------
 
     def _unpack(self, data):
@@ -204,6 +233,8 @@ class DEC(SubModelConfig, keras.Model):
 
     def train_step(self, data):
         x, p = self._unpack(data)
+        if self.augmentation is not None:  # DEC-DA: augmented images, clean images' p
+            x = self.augmentation(x, training=True)
         with tf.GradientTape() as tape:
             loss, parts = self._step_losses(x, p, training=True)
             # Gradients are summed over replicas: scale each replica's batch mean so the
@@ -245,7 +276,7 @@ class IDEC(DEC):
     >>> idec.fit(refresh.dataset(), epochs=20, callbacks=[refresh])
     """
 
-    sub_models = ("encoder", "decoder")
+    sub_models = ("encoder", "decoder", "augmentation")
     config_fields = DEC.config_fields + ("gamma",)
 
     def __init__(self, encoder, decoder, n_clusters=10, *, gamma=0.1, **kwargs):

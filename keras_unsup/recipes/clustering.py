@@ -17,6 +17,7 @@ and for the deep methods the trained model (`model.keras`).
 | ae-umap-gmm | codes -> UMAP (N2D, McConville et al., 2020)       | full-covariance GMM  |
 | dec         | codes fine-tuned by DEC (Xie et al., 2016)         | Student's t centres  |
 | idec        | codes fine-tuned by IDEC (Guo et al., 2017)        | Student's t centres  |
+| dec-da      | DEC with shifted/rotated images (Guo et al., 2018) | Student's t centres  |
 
 The deep methods share one pretraining: pass the option `ae_dir` (a folder) and the
 autoencoder trained there for a dataset and seed is reused by every later run with
@@ -84,7 +85,7 @@ _DEC = [
     Option("tol", "float", 1e-3, "stop when fewer than this share of labels change between "
            "refreshes", minimum=0.0, maximum=1.0),
     Option("max_iter", "int", None, f"the most DEC steps (default: {MAX_ITER}, "
-           f"{QUICK_MAX_ITER} in quick mode)", minimum=0),
+           f"{QUICK_MAX_ITER} in quick mode)", minimum=1),
     Option("dec_batch_size", "int", 256, "images per DEC step", minimum=1),
     Option("alpha", "float", 1.0, "degrees of freedom of the Student's t kernel", minimum=0.0,
            low_open=True),
@@ -108,6 +109,17 @@ OPTIONS = {
     "idec": _COMMON + _PRETRAIN + _DEC + [
         Option("gamma", "float", 0.1, "weight of the clustering loss against the "
                "reconstruction loss", minimum=0.0, low_open=True)],
+    # DEC-DA (Guo et al., 2018): ImageDataGenerator(width_shift_range=0.1,
+    # height_shift_range=0.1, rotation_range=10) in both phases.
+    "dec-da": _COMMON + _PRETRAIN + _DEC + [
+        Option("autoencoder", "choice", "dense", "the autoencoder: dense (d-500-500-2000-10, "
+               "FcDEC-DA) or conv (DEC-DA's CAE: strided conv 32-64-128, kernels 5-5-3; "
+               "hidden_units unused)", choices=("dense", "conv")),
+        Option("rotation", "float", 10.0, "largest rotation of an augmented image, in "
+               "degrees (DEC-DA: 10)", minimum=0.0, maximum=180.0),
+        Option("shift", "float", 0.1, "largest shift of an augmented image, as a share of "
+               "its height and width (DEC-DA: 0.1, about 3 px of 28)", minimum=0.0,
+               maximum=0.5)],
 }
 
 
@@ -283,12 +295,20 @@ def pretrained_autoencoder(config, data, run):
     are refused with an error naming the folder. Returns `(autoencoder, encoder,
     decoder, info)`, `info` holding the pretraining's epochs, time and throughput.
     """
-    from keras_unsup.builders.autoencoder import build_dense_autoencoder
     from keras_unsup.recipes.common import pretrain_autoencoder, stream_reconstruction_mse
 
     # A stream trains on all its images (`stream("all")`, as `x_all` in memory).
     x = data if data.is_streaming else _images(data, config)
     key = _pretrain_key(config, data)
+    builder, builder_kwargs = _builder(config)
+    augmentation = _augmentation(config, seed=config.seed)
+    if augmentation is not None:
+        from keras_unsup.data.augment import AugmentedImages
+
+        # DEC-DA: each augmented image reconstructs itself, new transforms every epoch.
+        train_x = AugmentedImages(x, augmentation)
+    else:
+        train_x = x
     epochs = key.pop("epochs")
     folder = config.option("ae_dir")
     label = config.label("ae_dir") if folder is not None else "--out" \
@@ -307,10 +327,10 @@ def pretrained_autoencoder(config, data, run):
             f"`{label}` holds an autoencoder pretrained for {done} epochs; this run asks for "
             f"{epochs} (more extend it, fewer cannot be had). Received: {label}={str(folder)!r}")
     autoencoder, encoder, decoder, throughput, history = pretrain_autoencoder(
-        x, builder=build_dense_autoencoder, epochs=epochs, batch_size=key["batch_size"],
+        train_x, builder=builder, epochs=epochs, batch_size=key["batch_size"],
         seed=config.seed, run=ae_run if ae_run else None, verbose=config.verbose,
-        learning_rate=float(config.options["learning_rate"]), code_size=key["code_size"],
-        hidden_units=tuple(key["hidden_units"]), name="pretrain", key=key, split="all")
+        learning_rate=float(config.options["learning_rate"]), name="pretrain", key=key,
+        split="all", **builder_kwargs)
 
     def reconstruction_mse():
         if data.is_streaming:
@@ -332,14 +352,53 @@ def pretrained_autoencoder(config, data, run):
 
 
 def _pretrain_key(config, data):
-    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed."""
-    return {"dataset": data.name, "n": data.n_train + data.n_test,
-            "image_shape": [int(d) for d in data.image_shape],
-            "epochs": PRETRAIN.epochs(config, data.n_train + data.n_test),
-            "code_size": int(config.options["code_size"]),
-            "hidden_units": list(config.options["hidden_units"]),
-            "learning_rate": float(config.options["learning_rate"]),
-            "batch_size": int(config.batch_size or PRETRAIN.batch_size), "seed": config.seed}
+    """What identifies a run's pretrained autoencoder: data, architecture, epochs, seed
+    (and, for DEC-DA, the autoencoder and the augmentation it was pretrained with)."""
+    key = {"dataset": data.name, "n": data.n_train + data.n_test,
+           "image_shape": [int(d) for d in data.image_shape],
+           "epochs": PRETRAIN.epochs(config, data.n_train + data.n_test),
+           "code_size": int(config.options["code_size"]),
+           "hidden_units": list(config.options["hidden_units"]),
+           "learning_rate": float(config.options["learning_rate"]),
+           "batch_size": int(config.batch_size or PRETRAIN.batch_size), "seed": config.seed}
+    if "autoencoder" in config.options:  # absent for the others: their keys stay as they were
+        key["autoencoder"] = config.options["autoencoder"]
+        if key["autoencoder"] == "conv":
+            del key["hidden_units"]
+    if "rotation" in config.options:
+        key["augment"] = {"rotation": float(config.options["rotation"]),
+                          "shift": float(config.options["shift"])}
+    return key
+
+
+def _builder(config):
+    """The autoencoder builder of a run and its arguments (dense unless `autoencoder`)."""
+    from keras_unsup.builders.autoencoder import build_conv_autoencoder, build_dense_autoencoder
+
+    code_size = int(config.options["code_size"])
+    if config.options.get("autoencoder") == "conv":
+        return build_conv_autoencoder, {"code_size": code_size}
+    return build_dense_autoencoder, {"code_size": code_size,
+                                     "hidden_units": tuple(config.options["hidden_units"])}
+
+
+def _augmentation(config, seed):
+    """DEC-DA's random shifts and rotations as a seeded layer, or `None` (no such options)."""
+    if "rotation" not in config.options:
+        return None
+    from keras_unsup.data.views import RandomAffine
+
+    return RandomAffine(rotation=float(config.options["rotation"]),
+                        translation=float(config.options["shift"]), seed=seed)
+
+
+def _check_augmentation(config):
+    """DEC-DA without shifts or rotations is DEC: refused before any work."""
+    if float(config.options["rotation"]) == 0.0 and float(config.options["shift"]) == 0.0:
+        raise ValueError(
+            f"dec-da augments its images: `{config.label('rotation')}` and "
+            f"`{config.label('shift')}` cannot both be 0 (that is the method dec). "
+            f"Received: {config.label('rotation')}=0.0, {config.label('shift')}=0.0")
 
 
 def _codes(config, data, run):
@@ -427,6 +486,8 @@ def _run_dec(method, config, data, run):
     max_iter = int(s["max_iter"])
     if config.quick and config.option("max_iter") is None:
         max_iter = min(max_iter, QUICK_MAX_ITER)
+    if method == "dec-da":
+        _check_augmentation(config)
     _, encoder, decoder, info = pretrained_autoencoder(config, data, run)
     # DEC fine-tunes the encoder: work on copies so a shared pretrained model stays intact.
     encoder = _copy(encoder)
@@ -434,8 +495,14 @@ def _run_dec(method, config, data, run):
         model = IDEC(encoder, _copy(decoder), n_clusters=k, alpha=float(s["alpha"]),
                      gamma=float(s["gamma"]))
     else:
-        model = DEC(encoder, n_clusters=k, alpha=float(s["alpha"]))
+        # DEC-DA: the clustering phase sees augmented images (its own seeded draws).
+        model = DEC(encoder, n_clusters=k, alpha=float(s["alpha"]),
+                    augmentation=_augmentation(config, seed=config.seed + 1))
     optimizer = model.default_optimizer()
+    if s.get("autoencoder") == "conv":
+        import keras
+
+        optimizer = keras.optimizers.Adam(1e-3)  # ConvDEC-DA's clustering optimizer
     if config.option("learning_rate_dec") is not None:
         optimizer.learning_rate = float(config.option("learning_rate_dec"))
     model.compile(optimizer=optimizer)
@@ -455,11 +522,19 @@ def _run_dec(method, config, data, run):
     with Stopwatch() as watch:
         history, _ = training.fit(
             model, refresh.dataset(), epochs=math.ceil(max_iter / update_interval), run=run,
-            n_images=update_interval * batch, callbacks=[refresh], verbose=config.verbose,
-            name=method, key=key)
+            n_images=update_interval * batch, callbacks=[refresh, _keep_initial_labels(
+                refresh, run, key)], verbose=config.verbose, name=method, key=key)
     labels = refresh.labels
     if labels is None:  # a finished fit was reused: no epoch (and no refresh) ran
         labels = _predict_all(model, data, x).argmax(axis=1)
+    start = _initial_labels(refresh, run, key)
+    if start is not None:
+        # The k-means start on the pretrained codes, scored beside the end (labels only
+        # score it; nothing is decided by them).
+        y = _labels(data)
+        if y is not None:
+            info["init_acc"] = _scores(y, start)["acc"]
+        info["changed_from_init"] = float(np.mean(start != labels))
     logs = history.history  # every epoch of the fit, also those before a resume
     deltas = logs.get("delta_label", [])
     run.write_json("dec_history.json", [
@@ -472,6 +547,28 @@ def _run_dec(method, config, data, run):
                    {**info, "cluster_time_s": watch.seconds,
                     "dec_iterations": int(model.optimizer.iterations.value.numpy()),
                     "dec_converged": bool(deltas) and deltas[-1] < tol})
+
+
+def _keep_initial_labels(refresh, run, key):
+    """A callback saving the k-means start's labels (`refresh.initial_labels`) in the run
+    folder at the first epoch's end, so a resumed run still scores its start."""
+    import keras
+
+    def keep(epoch, logs=None):
+        if refresh.initial_labels is not None:
+            run.cached_array("init_labels", key, lambda: refresh.initial_labels)
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=keep)
+
+
+def _initial_labels(refresh, run, key):
+    if refresh.initial_labels is not None:
+        return refresh.initial_labels
+    path = run.file("checkpoints/init_labels.npy") if run else None
+    if path is not None and path.is_file() and \
+            run.read_state().get("phases", {}).get("init_labels") == _jsonable(key):
+        return np.load(path)
+    return None
 
 
 def _predict_all(model, data, x):
@@ -496,6 +593,17 @@ def run_dec(config, data, run):
 @register("idec", family=FAMILY, options=OPTIONS["idec"], min_steps=MIN_STEPS, summary="Improved DEC (reconstruction loss kept, gamma=0.1)")
 def run_idec(config, data, run):
     return _run_dec("idec", config, data, run)
+
+
+@register("dec-da", family=FAMILY, options=OPTIONS["dec-da"], min_steps=MIN_STEPS,
+          summary="DEC with data augmentation (random shifts and rotations in both phases)")
+def run_dec_da(config, data, run):
+    """DEC-DA (Guo, Zhu, Liu and Yin, 2018, "Deep Embedded Clustering with Data
+    Augmentation", ACML): the autoencoder (dense, or their CAE with `autoencoder=conv`)
+    pretrains on randomly shifted and rotated images, each reconstructing itself; the
+    clustering phase is DEC's, each step's images augmented and paired with the target
+    `p` of the clean images."""
+    return _run_dec("dec-da", config, data, run)
 
 
 __all__ = ["OPTIONS", "PRETRAIN", "pretrained_autoencoder", "umap_embedding", "write_figures"]
