@@ -19,7 +19,7 @@ from keras_unsup.checks import check_int, check_seed
 from keras_unsup.layers.info_nce import l2_normalize
 from keras_unsup.models._embedding import EmbeddingModel, contrastive_parts
 from keras_unsup.models._training import descend
-from keras_unsup.models.npid import gather_replicas, instance_batch
+from keras_unsup.models.npid import check_instance_indices, gather_replicas, instance_batch
 
 
 def best_assignment(cost):
@@ -98,12 +98,6 @@ class NAT(EmbeddingModel):
         self._track_loss_and_accuracy("kept_targets")
         self.built = True
 
-    def _check_batch(self, images):
-        batch = images.shape[0]
-        if batch is not None and batch > self.n_images:
-            raise ValueError(f"NAT holds {self.n_images} targets, fewer than a batch: the batch "
-                             f"must be <= n_images={self.n_images}. Received: batch of {batch}")
-
     def _reassigned(self, features, indices):
         """The batch's targets, traded among its images by the Hungarian method."""
         current = ops.take(ops.convert_to_tensor(self.assignment), indices, axis=0)
@@ -116,7 +110,7 @@ class NAT(EmbeddingModel):
         return ops.take(current, order, axis=0)
 
     def _loss(self, images, indices, training, reassign):
-        self._check_batch(images)
+        indices = check_instance_indices(images, indices, self.n_images, "NAT's targets")
         f = l2_normalize(self.project(images, training=training))
         current = ops.take(ops.convert_to_tensor(self.assignment), indices, axis=0)
         new = self._reassigned(ops.stop_gradient(f), indices) if reassign else current

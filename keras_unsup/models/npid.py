@@ -34,6 +34,22 @@ def instance_batch(data, model_name):
         f"Received: a batch of type {type(data).__name__}")
 
 
+def check_instance_indices(images, indices, size, what):
+    """Refuses a batch larger than the per-image state of `size` entries (`what`, e.g.
+    "NPID's memory bank"): a `ValueError` where the batch size is known when the step is
+    traced, else an in-graph assertion that every index is below `size`."""
+    batch = images.shape[0]
+    if batch is not None and int(batch) > size:
+        raise ValueError(f"{what} holds {size} entries, one per training image, fewer than a "
+                         f"batch: the batch must be <= {size}, or the state sized to the "
+                         f"training set. Received: a batch of {int(batch)}")
+    message = (f"{what} holds {size} entries, one per training image: every index of a "
+               f"training batch must be below {size} (is it sized to the training set?)")
+    with tf.control_dependencies([tf.debugging.assert_less(indices, size, message=message),
+                                  tf.debugging.assert_non_negative(indices, message=message)]):
+        return tf.identity(indices)
+
+
 def gather_replicas(*tensors):
     """The tensors of every replica, concatenated (as they are outside tf.distribute)."""
     context = tf.distribute.get_replica_context()
@@ -112,7 +128,8 @@ class NPID(EmbeddingModel):
         return l2_normalize(self.project(images, training=training))
 
     def _loss(self, images, indices, training):
-        self.memory_bank.check_batch_size(images.shape[0], "batch")
+        indices = check_instance_indices(images, indices, self.memory_size,
+                                         "NPID's memory bank")
         f = self.features(images, training)
         memory = ops.stop_gradient(self.memory_bank.read(indices))
         positive = ops.sum(f * memory, axis=-1) / self.temperature
@@ -163,4 +180,4 @@ class NPID(EmbeddingModel):
         return ops.top_k(self.memory_bank(self.features(images)), k)[1]
 
 
-__all__ = ["NPID", "gather_replicas", "instance_batch"]
+__all__ = ["NPID", "check_instance_indices", "gather_replicas", "instance_batch"]
