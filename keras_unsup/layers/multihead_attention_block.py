@@ -89,7 +89,9 @@ class MultiheadAttentionBlock(keras.layers.Layer):
         logits = ops.einsum("bhnd,bhmd->bhnm", q, k) / math.sqrt(self.dim // self.num_heads)
         if key_presence is not None:
             presence = ops.cast(key_presence, logits.dtype)[:, None, None, :]
-            logits = logits + ops.log(ops.maximum(presence, 1e-6))
+            # log-presence odds; an absent key (presence 0) is masked out altogether
+            bias = ops.where(presence > 0, ops.log(ops.maximum(presence, 1e-30)), -1e9)
+            logits = logits + bias
         weights = ops.softmax(logits, axis=-1)
         attended = ops.einsum("bhnm,bhmd->bhnd", weights, v)
         batch, n = ops.shape(query)[0], ops.shape(query)[1]
