@@ -241,7 +241,7 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), code_size=10, filters=(32, 6
     filters = check_units(filters, "filters", allow_empty=False)
     kernel_sizes = check_units(kernel_sizes, "kernel_sizes", allow_empty=False)
     if len(kernel_sizes) != len(filters):
-        raise ValueError(f"`kernel_sizes` must hold one size per entry of `filters` "
+        raise ValueError(f"`kernel_sizes` must be one size per entry of `filters` "
                          f"({len(filters)}). Received: kernel_sizes={list(kernel_sizes)}")
     height, width, channels = input_shape
     grid_h, grid_w, padding, needs_padding = _padding(height, width, 2 ** len(filters))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_unsup.builders import (
+    build_conv_autoencoder,
     build_conv_denoising_autoencoder,
     build_dense_autoencoder,
     build_sparse_autoencoder,
@@ -23,6 +24,7 @@ TINY = {
     "sparse": (build_sparse_autoencoder, {"code_size": 3, "hidden_units": (8,)}),
     "conv": (build_conv_denoising_autoencoder, {"code_size": 3, "filters": (2, 4, 4)}),
     "vae": (build_vae, {"latent_dim": 3, "hidden_units": (8,), "seed": 0}),
+    "cae": (build_conv_autoencoder, {"code_size": 3, "filters": (2, 4, 4)}),
 }
 
 
@@ -50,7 +52,7 @@ def test_shapes(kind, input_shape):
     assert tuple(encoder(x).shape) == (2, 3)
 
 
-@pytest.mark.parametrize("kind", ["dense", "sparse", "conv"])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "conv", "cae"])
 def test_autoencoder_is_decoder_of_encoder(kind):
     autoencoder, encoder, decoder = tiny(kind, (8, 8, 1))
     x = images((8, 8, 1))
@@ -134,7 +136,8 @@ def test_bad_input_shape_raises(kind, bad):
 
 
 @pytest.mark.parametrize("kind, argument", [("dense", "code_size"), ("sparse", "code_size"),
-                                            ("conv", "code_size"), ("vae", "latent_dim")])
+                                            ("conv", "code_size"), ("vae", "latent_dim"),
+                                            ("cae", "code_size")])
 @pytest.mark.parametrize("value", [0, -3, 2.5, True])
 def test_bad_code_size_raises(kind, argument, value):
     with pytest.raises(ValueError, match=rf"`{argument}` must be an integer >= 1\. "
@@ -150,6 +153,8 @@ def test_bad_code_size_raises(kind, argument, value):
     ("conv", {"kernel_size": 0}, "kernel_size"),
     ("vae", {"kl_weight": -1.0}, "kl_weight"),
     ("vae", {"seed": 1.5}, "seed"),
+    ("cae", {"kernel_sizes": (5, 0, 3)}, "kernel_sizes"),
+    ("cae", {"kernel_sizes": (5, 3)}, "kernel_sizes"),
 ])
 def test_other_bad_arguments_raise(kind, overrides, argument):
     with pytest.raises(ValueError, match=rf"`{argument}` must be .*Received: {argument}="):
@@ -180,7 +185,7 @@ def train_losses(model, x, y, steps):
     return [float(model.train_on_batch(x, y)) for _ in range(steps)]
 
 
-@pytest.mark.parametrize("kind", ["dense", "sparse"])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "cae"])
 def test_a_few_steps_reduce_the_loss(kind):
     keras.utils.set_random_seed(0)
     autoencoder, _, _ = tiny(kind, (8, 8, 1))
@@ -247,3 +252,22 @@ def test_save_and_load_in_safe_mode(kind, tmp_path):
         assert len(loaded.losses) == 1
     else:
         np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(autoencoder(x)))
+
+
+@pytest.mark.parametrize("input_shape, grid", [((28, 28, 1), (4, 4)), ((32, 32, 3), (4, 4)),
+                                               ((8, 8, 1), (1, 1))])
+def test_conv_autoencoder_is_the_dec_da_cae(input_shape, grid):
+    autoencoder, encoder, decoder = build_conv_autoencoder(input_shape)
+    convs = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 64, 128]
+    assert [c.kernel_size for c in convs] == [(5, 5), (5, 5), (3, 3)]
+    assert all(c.strides == (2, 2) for c in convs)
+    code = encoder.get_layer("code")
+    assert code.units == 10 and code.activation is keras.activations.linear
+    assert convs[-1].output.shape[1:3] == grid
+    deconvs = [layer for layer in decoder.layers
+               if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [d.filters for d in deconvs] == [64, 32, input_shape[-1]]
+    assert [d.kernel_size for d in deconvs] == [(3, 3), (5, 5), (5, 5)]
+    assert deconvs[-1].activation is keras.activations.linear  # DEC-DA's linear output
+    assert autoencoder.output_shape == (None, *input_shape)
