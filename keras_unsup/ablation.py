@@ -15,7 +15,7 @@ from pathlib import Path
 from keras_unsup.checks import check_choice, check_number, check_positive_int
 
 COMMAND = "ablate"
-METHODS = ("moco",)
+METHODS = ("moco", "scae")
 DEFAULT_QUEUES = (16, 32, 64, 128, 256)
 DEFAULT_MOMENTA = (0.9, 0.99, 0.999, 0.9999)
 # Metrics shown as tables (the first is the headline), higher is better for all.
@@ -65,7 +65,7 @@ def ablate(method="moco", queue_sizes=DEFAULT_QUEUES, momenta=DEFAULT_MOMENTA,
 
     >>> rows = ablate("moco", [16, 256], [0.9, 0.999], "digits", epochs=5, out_dir="runs/abl")
     """
-    check_choice(method, "method", METHODS)
+    check_choice(method, "method", ("moco",))  # scae: keras_unsup.recipes.capsules.ablate_scae
     queue_sizes, momenta = _check_grid(queue_sizes, momenta)
     train_images = check_positive_int(train_images, "train_images", allow_none=True)
     test_images = check_positive_int(test_images, "test_images", allow_none=True)
@@ -137,12 +137,18 @@ def _parse_list(text, cast, name):
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(COMMAND, help="MoCo's queue length x momentum ablation")
-    parser.add_argument("method", help="method to ablate: moco")
+    parser = subparsers.add_parser(COMMAND, help="MoCo's queue length x momentum ablation, "
+                                   "the SCAE's part / object capsules")
+    parser.add_argument("method", help="method to ablate: moco or scae")
     parser.add_argument("--queue", default=",".join(map(str, DEFAULT_QUEUES)),
                         help="comma-separated queue lengths (default 16,32,64,128,256)")
     parser.add_argument("--momentum", default=",".join(map(str, DEFAULT_MOMENTA)),
                         help="comma-separated momenta (default 0.9,0.99,0.999,0.9999)")
+    parser.add_argument("--parts", default="30,40,60",
+                        help="scae: comma-separated part capsules, one per row (default 30,40,60)")
+    parser.add_argument("--objects", default="16,32,40",
+                        help="scae: comma-separated object capsules, one per row "
+                             "(default 16,32,40)")
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -157,6 +163,8 @@ def add_parser(subparsers):
 def main(args):
     import os
 
+    if args.method == "scae":
+        return _main_scae(args)
     queues = _parse_list(args.queue, int, "queue")
     momenta = _parse_list(args.momentum, float, "momentum")
     out = args.out or os.path.join(
@@ -164,5 +172,19 @@ def main(args):
     ablate(args.method, queues, momenta, args.dataset, epochs=args.epochs, seed=args.seed,
            out_dir=out, quick=args.quick, train_images=args.train_images,
            test_images=args.test_images)
+    print(Path(out, "ablation.md").read_text())
+    print(f"written to {out}/ablation.md and ablation.json")
+
+
+def _main_scae(args):
+    import os
+
+    from keras_unsup.recipes.capsules import ablate_scae
+
+    parts = _parse_list(args.parts, int, "parts")
+    objects = _parse_list(args.objects, int, "objects")
+    out = args.out or os.path.join("runs", f"ablation-scae-{os.path.basename(str(args.dataset))}")
+    ablate_scae(parts, objects, args.dataset, epochs=args.epochs, seed=args.seed, out_dir=out,
+                quick=args.quick, train_images=args.train_images, test_images=args.test_images)
     print(Path(out, "ablation.md").read_text())
     print(f"written to {out}/ablation.md and ablation.json")

@@ -213,5 +213,89 @@ def run_scae(config, data, run):
     return metrics
 
 
-__all__ = ["BUDGET", "NaNLossError", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
+def ablate_scae(parts, objects, dataset="digits", *, epochs=None, seed=0, out_dir="runs/ablation",
+                quick=False, train_images=None, test_images=None, progress=True, verbose=0,
+                data=None, **options):
+    """The SCAE's capsule ablation: one run per `(parts[i], objects[i])` pair.
+
+    Each pair is an ordinary run folder (an interrupted ablation resumes); the rows,
+    with the linear probe (`linear_probe_acc`) and the k-means / Hungarian matching
+    accuracy on presences (`acc`), are written as `ablation.json` and `ablation.md` in
+    the seed table's layout.
+
+    Args:
+        parts, objects: sequences of equal length: part and object capsules of each row.
+        dataset: dataset name or image folder (or pass `data`).
+        epochs, seed, quick, verbose: as for `run_recipe`.
+        out_dir: folder of the tables and of one run folder per row.
+        train_images, test_images: random subsets of the splits.
+        progress: a progress bar over the rows.
+        data: an already loaded dataset.
+        **options: further `scae` options, the same for every row.
+
+    Returns:
+        The rows (dicts).
+    """
+    from pathlib import Path
+
+    from keras_unsup.checks import check_positive_int
+    from keras_unsup.recipes import load_run_data, run_recipe
+    from keras_unsup.recipes.base import RunConfig, write_json
+
+    parts = [check_positive_int(p, "parts") for p in parts]
+    objects = [check_positive_int(k, "objects") for k in objects]
+    if not parts or len(parts) != len(objects):
+        raise ValueError("`parts` and `objects` must hold one value per row, as many of one as of "
+                         f"the other. Received: parts={parts}, objects={objects}")
+    train_images = check_positive_int(train_images, "train_images", allow_none=True)
+    test_images = check_positive_int(test_images, "test_images", allow_none=True)
+    if data is None:
+        data = load_run_data(RunConfig("scae", dataset, quick=quick, seed=seed))
+    if train_images is not None or test_images is not None:
+        data = data.subset(train_images, test_images, seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(parts), desc="ablate scae", unit="run")
+    rows = []
+    for m, k in zip(parts, objects):
+        metrics = run_recipe("scae", dataset, epochs=epochs, seed=seed, quick=quick,
+                             out_dir=out / f"parts_{m}-objects_{k}", verbose=verbose, data=data,
+                             part_capsules=m, object_capsules=k, **options)
+        rows.append({"part_capsules": m, "object_capsules": k,
+                     **{key: metrics.get(key) for key in (
+                         "linear_probe_acc", "acc", "nmi", "ari", "posterior_acc",
+                         "images_per_second", "optimizer_steps", "wall_time_s", "epochs")}})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    summary = {"method": "scae", "dataset": data.name, "seed": seed, "quick": quick,
+               "n_train": int(data.n_train), "n_test": int(data.n_test), "rows": rows}
+    write_json(out / "ablation.json", summary)
+    (out / "ablation.md").write_text(ablation_markdown(summary))
+    return rows
+
+
+def ablation_markdown(summary):
+    """The ablation as the seed's table: `part / object capsules | linear classification |
+    bipartite matching`, accuracies in percent."""
+
+    def percent(value):
+        return "–" if value is None else f"{100 * value:.2f}%"
+
+    lines = [f"scae on {summary['dataset']} ({summary['n_train']} training, {summary['n_test']} "
+             f"test images), seed {summary['seed']}.", "",
+             "| part / object capsules | linear classification | bipartite matching |",
+             "| --- | --- | --- |"]
+    for row in summary["rows"]:
+        lines.append(f"| {row['part_capsules']} / {row['object_capsules']} | "
+                     f"{percent(row['linear_probe_acc'])} | {percent(row['acc'])} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["BUDGET", "NaNLossError", "ablate_scae", "ablation_markdown", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
            "evaluate_capsules", "stop_on_nan"]
