@@ -1,0 +1,91 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_unsup.data import load_dataset
+from keras_unsup.data.datasets import Dataset
+from keras_unsup.recipes import get_recipe, run_recipe
+
+METHODS = ("exemplar-cnn", "nat", "npid")
+
+
+def _small_digits(n_train=200, n_test=60):
+    return load_dataset("digits", seed=0).subset(n_train, n_test, seed=0)
+
+
+def test_registered_in_the_self_supervised_family():
+    for method in METHODS:
+        recipe = get_recipe(method)
+        assert recipe.family == "self-supervised" and recipe.min_steps >= 500
+        assert {"embedding_dim", "crop_scale", "init_model"} <= {o.name for o in recipe.options}
+
+
+@pytest.mark.parametrize("method, options, message", [
+    ("exemplar-cnn", {"n_exemplars": 500}, r"`n_exemplars` must be an integer in \[2, 200\]"),
+    ("npid", {"nce_negatives": 200}, r"`nce_negatives` must be an integer in \[1, 199\]"),
+    ("npid", {"nce_negatives": 0}, r"`nce_negatives` must be an integer >= 1"),
+    ("nat", {"momentum": 0.5}, "'nat' has no option `momentum`"),
+    ("npid", {"temperature": 0.0}, "`temperature` must be a number in"),
+])
+def test_state_sized_from_the_data_and_bad_options_refused(method, options, message):
+    with pytest.raises(ValueError, match=message):
+        run_recipe(method, data=_small_digits(), epochs=1, verbose=0, **options)
+
+
+def test_command_line_labels_name_the_flag():
+    with pytest.raises(ValueError, match=r"`--set n_exemplars` must be an integer in \[2, 200\]"):
+        run_recipe("exemplar-cnn", data=_small_digits(), epochs=1, verbose=0,
+                   option_flag="--set", n_exemplars=201)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_images_are_refused_before_any_work(method, monkeypatch):
+    data = _small_digits()
+    x = data.x_train.copy()
+    x[3, 2, 2, 0] = np.nan
+    bad = Dataset("digits-nan", x, data.y_train, data.x_test, data.y_test)
+    from keras_unsup.recipes import instances
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(instances, "_build_model", no_model)
+    with pytest.raises(ValueError, match="must hold only finite values"):
+        run_recipe(method, data=bad, epochs=1, verbose=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHODS)
+def test_recipe_writes_metrics_figures_and_a_loadable_model(method, tmp_path):
+    data = _small_digits(300, 80)
+    out = tmp_path / method
+    metrics = run_recipe(method, data=data, epochs=2, seed=0, out_dir=out, verbose=0,
+                         tsne_points=60, **({"n_exemplars": 100} if method == "exemplar-cnn"
+                                            else {}))
+    for key in ("linear_probe_acc", "knn_acc", "acc", "nmi", "ari", "images_per_second"):
+        assert isinstance(metrics[key], float), key
+    assert metrics["linear_probe_acc"] > 0.5  # 10 classes: chance is 0.1
+    assert json.loads((out / "metrics.json").read_text())["family"] == "self-supervised"
+    assert (out / "tsne.png").stat().st_size > 1000
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.predict(data.x_test[:3], verbose=0).shape == (3, 128)
+    if method == "npid":
+        assert metrics["memory_size"] == 300 and metrics["nce_negatives"] == 299
+        assert (out / "npid_neighbours.png").stat().st_size > 1000
+        assert model.memory_bank.bank.shape == (300, 128)
+    if method == "exemplar-cnn":
+        assert metrics["n_exemplars"] == 100 and metrics["train_images"] == 100
+    if method == "nat":
+        assert sorted(model.assignment.numpy()) == list(range(300))
+
+
+@pytest.mark.slow
+def test_init_model_sized_for_another_training_set_is_refused(tmp_path):
+    run_recipe("npid", data=_small_digits(), epochs=1, seed=0, out_dir=tmp_path / "a", verbose=0,
+               plot=False)
+    with pytest.raises(ValueError, match="holds a npid model with memory_size=200, sized for "
+                                         "another training set; this run trains on 150"):
+        run_recipe("npid", data=_small_digits(), epochs=1, verbose=0, train_images=150,
+                   init_model=str(tmp_path / "a" / "model.keras"))
