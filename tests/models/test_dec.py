@@ -362,3 +362,15 @@ def test_augmentation_must_be_a_layer():
     encoder, _ = _nets()
     with pytest.raises(ValueError, match="augmentation"):
         DEC(encoder, 3, augmentation="shift")
+
+
+def test_the_refresh_keeps_the_k_means_start_only_when_it_made_it():
+    x, _ = _blobs()
+    model = _model()
+    refresh, _ = _fit(model, x, epochs=2)
+    # The start: k-means' labels of the pretrained codes (the same seeded k-means).
+    fresh = _model()
+    expected = fresh.init_centers(x, n_init=3, seed=0)
+    np.testing.assert_array_equal(refresh.initial_labels, expected)
+    again, _ = _fit(model, x, epochs=1)  # centres already set: no k-means start to report
+    assert again.initial_labels is None and again.labels is not None
