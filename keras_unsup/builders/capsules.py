@@ -24,7 +24,7 @@ from keras_unsup.layers.set_transformer import SetTransformer
 
 
 def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 64, 64),
-                       strides=(2, 2, 1, 1), noise_scale=4.0, seed=None, name="part_encoder"):
+                       strides=None, noise_scale=4.0, seed=None, name="part_encoder"):
     """The PCAE's encoder: a ConvNet and a `PartCapsuleHead` (Kosiorek et al., 2019, Eq. 5).
 
     The official code uses four 3x3 convolutions of 128 filters, strides 2, 2, 1, 1;
@@ -35,7 +35,7 @@ def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 
         n_parts: part capsules `M`, >= 1.
         n_features: special features per part.
         filters: filters of the 3x3 convolutions (ReLU, same padding: any canvas size works).
-        strides: their strides (as many as `filters`).
+        strides: their strides (as many as `filters`; default 2 for the first two, 1 after).
         noise_scale: uniform noise on presence logits while training.
         seed: seed of the noise.
         name: the model's name.
@@ -47,6 +47,8 @@ def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 
     input_shape = check_input_shape(input_shape)
     n_parts = check_positive_int(n_parts, "n_parts")
     filters = check_units(filters, "filters", allow_empty=False)
+    if strides is None:
+        strides = [2 if i < 2 else 1 for i in range(len(filters))]
     strides = check_units(strides, "strides", allow_empty=False)
     if len(strides) != len(filters):
         raise ValueError(f"`strides` must have one entry per filter count ({len(filters)}). "
