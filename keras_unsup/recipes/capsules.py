@@ -213,6 +213,63 @@ def run_scae(config, data, run):
     return metrics
 
 
+def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_epoch=100,
+                           batch_size=64, n_objects=2, n_votes=4, learning_rate=1e-3,
+                           dynamic_l2_weight=1000.0, seed=0, verbose=0, **data_options):
+    """The paper's constellation experiment (Kosiorek et al., 2019, Sec. 3.1): an OCAE
+    alone, trained on 2-D point sets, scored by `assignment_accuracy`.
+
+    Each object capsule votes for `n_votes` points under a similarity transform; the
+    object-part relations are kept nearly rigid (`dynamic_l2_weight`), which is what
+    lets one object explain one shape. No labels are used in training.
+
+    Args:
+        n_train, n_test: point sets to train on and to score (different seeds).
+        epochs, steps_per_epoch, batch_size: the training length (optimizer steps:
+            `epochs * steps_per_epoch`).
+        n_objects, n_votes: object capsules and the votes of each.
+        learning_rate: Adam's.
+        dynamic_l2_weight: the weight of the penalty on input-dependent object-part
+            relations.
+        seed: seed of the data, the weights and the order.
+        verbose: Keras' progress bar setting.
+        **data_options: passed to `make_constellations` (e.g. `patterns`, `rotate`).
+
+    Returns:
+        A dict: `model` (the `OCAE`), `accuracy` (on the test sets), `history`, `test`
+        (the test `Constellations`) and `assigned` (the object of each test point).
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_unsup.builders.capsules import build_object_encoder
+    from keras_unsup.data.constellations import assignment_accuracy, make_constellations
+    from keras_unsup.models.scae import OCAE
+    from keras_unsup.recipes import training
+    from keras_unsup.recipes.base import RunDir
+
+    train = make_constellations(n_train, seed=seed, **data_options)
+    test = make_constellations(n_test, seed=seed + 1, **data_options)
+    keras.utils.set_random_seed(seed)
+    n_points = train.points.shape[1]
+    encoder = build_object_encoder(n_points, 2, n_objects, n_votes=n_votes, vote_dims=2,
+                                   similarity=True, dim=64, num_heads=4, num_blocks=2,
+                                   output_dim=64, n_features=32, hidden=64, seed=seed)
+    model = OCAE(encoder, n_classes=len(train.patterns), order_invariant=True,
+                 prior_within_weight=0.0, prior_between_weight=0.0,
+                 posterior_within_weight=0.0, posterior_between_weight=0.0,
+                 dynamic_l2_weight=dynamic_l2_weight)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    ds = tf.data.Dataset.from_tensor_slices((train.points, train.presence))
+    ds = ds.shuffle(len(train), seed=seed).repeat().batch(batch_size, drop_remainder=True)
+    history, _ = training.fit(model, ds, epochs=epochs, run=RunDir(None),
+                              n_images=steps_per_epoch * batch_size, verbose=verbose,
+                              steps_per_epoch=steps_per_epoch, callbacks=[stop_on_nan()])
+    assigned = np.asarray(model.assign(test.points, test.presence))
+    return {"model": model, "history": history.history, "test": test, "assigned": assigned,
+            "accuracy": assignment_accuracy(test.labels, assigned, test.presence)}
+
+
 def ablate_scae(parts, objects, dataset="digits", *, epochs=None, seed=0, out_dir="runs/ablation",
                 quick=False, train_images=None, test_images=None, progress=True, verbose=0,
                 data=None, **options):
@@ -297,5 +354,5 @@ def ablation_markdown(summary):
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["BUDGET", "NaNLossError", "ablate_scae", "ablation_markdown", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
+__all__ = ["BUDGET", "NaNLossError", "ablate_scae", "ablation_markdown", "fit_constellation_ocae", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
            "evaluate_capsules", "stop_on_nan"]
