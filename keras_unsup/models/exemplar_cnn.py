@@ -66,19 +66,20 @@ class ExemplarCNN(EmbeddingModel):
         """Logits `(batch, n_exemplars)` of the surrogate class of each image."""
         return self.head(self.encoder(images, training=training), training=training)
 
-    def _loss(self, data, training):
-        images, classes = instance_batch(data, "ExemplarCNN")
+    def _classify(self, images, classes, training):
+        """Mean cross-entropy of the surrogate classes, and the share classified right."""
         logits = self.surrogate_logits(images, training=training)
-        losses = keras.losses.sparse_categorical_crossentropy(classes, logits, from_logits=True)
-        hits = ops.cast(ops.cast(ops.argmax(logits, axis=-1), "int32") == classes, "float32")
-        return ops.mean(losses), ops.mean(hits)
+        right = ops.cast(ops.argmax(logits, axis=-1), "int32") == classes
+        loss = keras.losses.sparse_categorical_crossentropy(classes, logits, from_logits=True)
+        return ops.mean(loss), ops.mean(ops.cast(right, "float32"))
 
     def train_step(self, data):
-        return self._gradient_step(lambda: self._loss(data, training=True),
+        images, classes = instance_batch(data, "ExemplarCNN")
+        return self._gradient_step(lambda: self._classify(images, classes, True),
                                    self.trainable_weights)
 
     def test_step(self, data):
-        return self._update_metrics(*self._loss(data, training=False))
+        return self._update_metrics(*self._classify(*instance_batch(data, "ExemplarCNN"), False))
 
 
 __all__ = ["ExemplarCNN"]
