@@ -33,7 +33,8 @@ def _images(data):
 
 
 class _Trackers:
-    """Loss trackers named in `tracked`, listed by `metrics`."""
+    """Loss trackers named in `tracked`, listed by `metrics`, and the train and test steps
+    on `self._loss(inputs, training) -> (loss, values)`."""
 
     tracked = ("loss",)
 
@@ -48,6 +49,17 @@ class _Trackers:
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _inputs(self, data):
+        return _images(data)
+
+    def train_step(self, data):
+        _, values = descend(self.optimizer, self.trainable_weights,
+                            lambda: self._loss(self._inputs(data), True))
+        return self._update(values)
+
+    def test_step(self, data):
+        return self._update(self._loss(self._inputs(data), False)[1])
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -157,14 +169,6 @@ class PCAE(_Trackers, SubModelConfig, keras.Model):
         canvas = self.place(images, training)
         image_ll = ops.mean(self.image_log_likelihood(canvas, self.parts(canvas, training)))
         return -image_ll, {"loss": -image_ll, "image_ll": image_ll}
-
-    def train_step(self, data):
-        _, values = descend(self.optimizer, self.trainable_weights,
-                            lambda: self._loss(_images(data), True))
-        return self._update(values)
-
-    def test_step(self, data):
-        return self._update(self._loss(_images(data), False)[1])
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -276,13 +280,8 @@ class OCAE(_Trackers, SubModelConfig, keras.Model):
         parts, presence = data[0], data[1]
         return self.object_losses(parts, presence, parts[..., :self.vote_dims], training)[:2]
 
-    def train_step(self, data):
-        _, values = descend(self.optimizer, self.trainable_weights,
-                            lambda: self._loss(data, True))
-        return self._update(values)
-
-    def test_step(self, data):
-        return self._update(self._loss(data, False)[1])
+    def _inputs(self, data):
+        return data
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -366,14 +365,6 @@ class SCAE(_Trackers, SubModelConfig, keras.Model):
     def _loss(self, images, training):
         losses = self.capsules(images, training)[-1]
         return losses["loss"], losses
-
-    def train_step(self, data):
-        _, values = descend(self.optimizer, self.trainable_weights,
-                            lambda: self._loss(_images(data), True))
-        return self._update(values)
-
-    def test_step(self, data):
-        return self._update(self._loss(_images(data), False)[1])
 
 
 __all__ = ["OCAE", "PCAE", "SCAE"]

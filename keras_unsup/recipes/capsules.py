@@ -228,7 +228,7 @@ def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_e
         epochs, steps_per_epoch, batch_size: the training length (optimizer steps:
             `epochs * steps_per_epoch`).
         n_objects, n_votes: object capsules and the votes of each.
-        learning_rate: Adam's.
+        learning_rate: Adam's, decayed along a cosine to a tenth of it.
         dynamic_l2_weight: the weight of the penalty on input-dependent object-part
             relations.
         seed: seed of the data, the weights and the order.
@@ -259,7 +259,10 @@ def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_e
                  prior_within_weight=0.0, prior_between_weight=0.0,
                  posterior_within_weight=0.0, posterior_between_weight=0.0,
                  dynamic_l2_weight=dynamic_l2_weight)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    # A cosine decay to a tenth: the assignments settle in the last steps.
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch,
+                                                      alpha=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
     ds = tf.data.Dataset.from_tensor_slices((train.points, train.presence))
     ds = ds.shuffle(len(train), seed=seed).repeat().batch(batch_size, drop_remainder=True)
     history, _ = training.fit(model, ds, epochs=epochs, run=RunDir(None),
