@@ -155,7 +155,8 @@ def run_cc(config, data, run):
              "smallest_cluster_share": float(counts.min() / n),
              **{f"final_{name}": float(values[-1]) for name, values in history.history.items()
                 if values}}
-    if settings["probes"]:
+    # The probes need images in both splits (a benchmark's `--subset` may leave no test split).
+    if settings["probes"] and data.n_train > 0 and data.n_test > 0:
         run.phase("evaluating")
         extra.update(_embedding_scores(model.encoder, data, config.seed))
     metrics = _finish(config, data, run, _encode_all(model.encoder, data, x), labels,

@@ -93,3 +93,10 @@ def test_learns_digits_with_its_defaults(tmp_path):
     assert metrics["acc"] > 0.85
     assert metrics["final_contrastive_accuracy"] > 0.1  # chance: 1 / 511
     assert metrics["clusters_used"] == 10 and metrics["smallest_cluster_share"] > 0.02
+
+
+def test_a_dataset_without_a_test_split_is_clustered_without_probes(data):
+    train_only = data.subset(120, 0, seed=0)  # what a benchmark's `--subset` gives
+    metrics = run_recipe("cc", data=train_only, **SMALL)
+    assert metrics["n_clustered"] == 120 and 0.0 <= metrics["acc"] <= 1.0
+    assert "linear_probe_acc" not in metrics and "knn_acc" not in metrics
