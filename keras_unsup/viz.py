@@ -171,6 +171,92 @@ def plot_reconstructions(originals, reconstructions, n=10, noisy=None):
     return image_grid(grid, nrows=len(rows), ncols=n, row_labels=labels)
 
 
+def plot_inpainting(masked, filled, truth, n=8):
+    """Draws in-painting results: the masked inputs, the predictions, the truth.
+
+    Args:
+        masked: the encoder's inputs, region filled with the mean `(m, h, w, c)`.
+        filled: the images with the region filled in by the model, same shape.
+        truth: the original images, same shape.
+        n: how many of the first images to draw.
+
+    Returns:
+        The `Figure`: rows "masked input", "prediction", "truth".
+
+    Example:
+
+    >>> x = np.random.rand(4, 8, 8, 1)
+    >>> len(plot_inpainting(x, x, x, n=4).axes)
+    12
+    """
+    check_positive_int(n, "n")
+    rows = [_as_images(images, name) for name, images in
+            (("masked", masked), ("filled", filled), ("truth", truth))]
+    if any(row.shape != rows[2].shape for row in rows):
+        raise ValueError("`masked`, `filled` and `truth` must have one shape. Received: "
+                         + ", ".join(str(row.shape) for row in rows))
+    n = min(n, len(rows[2]))
+    return image_grid(np.concatenate([row[:n] for row in rows]), nrows=3, ncols=n,
+                      row_labels=["masked input", "prediction", "truth"])
+
+
+def tile_mosaic(tiles, grid, border=1):
+    """Tiles `(n_tiles, t, t, c)` laid out as a `grid x grid` image, row by row, with
+    `border` white pixels between them (so a shuffled puzzle shows its pieces)."""
+    tiles = np.asarray(tiles, dtype=np.float32)
+    n_tiles, t, _, c = tiles.shape
+    if n_tiles != grid * grid:
+        raise ValueError(f"`tiles` must hold grid * grid = {grid * grid} tiles. Received: "
+                         f"tiles.shape={tiles.shape}")
+    side = grid * t + (grid - 1) * border
+    mosaic = np.ones((side, side, c), np.float32)
+    for k in range(n_tiles):
+        r, col = divmod(k, grid)
+        top, left = r * (t + border), col * (t + border)
+        mosaic[top:top + t, left:left + t] = tiles[k]
+    return mosaic
+
+
+def plot_jigsaw(shuffled, permutations, true, predicted, n=6):
+    """Draws jigsaw puzzles with their true and predicted permutations.
+
+    For each puzzle two panels: the shuffled tiles as the model saw them (titled
+    with the true permutation's index) and the tiles put back in the order the
+    predicted permutation says (titled with it; the image is whole again when the
+    prediction is right).
+
+    Args:
+        shuffled: `(m, n_tiles, t, t, c)`: position `i` of puzzle `b` holds tile
+            `permutations[true[b], i]`.
+        permutations: the permutation set `(n_permutations, n_tiles)`.
+        true, predicted: permutation indices `(m,)`.
+        n: how many puzzles to draw.
+
+    Returns:
+        The `Figure`, two panels per puzzle.
+    """
+    check_positive_int(n, "n")
+    shuffled = np.clip(np.asarray(shuffled, dtype=np.float32), 0.0, 1.0)
+    permutations = np.asarray(permutations)
+    true, predicted = np.asarray(true).reshape(-1), np.asarray(predicted).reshape(-1)
+    if shuffled.ndim != 5 or shuffled.shape[1] != permutations.shape[1] \
+            or len(true) != len(shuffled) or len(predicted) != len(shuffled):
+        raise ValueError("`shuffled` must be (m, n_tiles, t, t, c) with one true and one "
+                         "predicted permutation per puzzle. Received: shuffled.shape="
+                         f"{shuffled.shape}, permutations.shape={permutations.shape}, "
+                         f"{len(true)} true, {len(predicted)} predicted")
+    grid = int(round(np.sqrt(shuffled.shape[1])))
+    n = min(n, len(shuffled))
+    images, titles = [], []
+    for b in range(n):
+        solved = np.empty_like(shuffled[b])
+        solved[permutations[predicted[b]]] = shuffled[b]  # tile p[i] back to place p[i]
+        images += [tile_mosaic(shuffled[b], grid), tile_mosaic(solved, grid)]
+        mark = "right" if predicted[b] == true[b] else "wrong"
+        titles += [f"shuffled: #{true[b]}", f"predicted #{predicted[b]} ({mark})"]
+    return image_grid(np.stack(images), ncols=min(2 * n, 6), titles=titles)
+
+
 def class_name(class_names, label):
     """The name of `label`: `class_names[label]` (a sequence or a dict), else `str(label)`."""
     if class_names is None:
