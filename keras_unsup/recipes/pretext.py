@@ -58,6 +58,8 @@ OPTIONS = {
     "context-encoder": _common(128, "the small ConvNet's dense embedding") + [
         Option("mask_size", "int", None, "side of the masked square (default: half the "
                "image side)", minimum=1),
+        Option("decoder_filters", "ints", [16, 32], "filters of the decoder's two upsampling "
+               "convolutions, reversed (the encoder is the small ConvNet)"),
         Option("mask", "choice", "random", "where the square is: anywhere (random) or the "
                "centre", choices=("random", "center")),
         Option("adversarial_weight", "float", 0.0, "weight of the adversarial term (the "
@@ -108,8 +110,9 @@ def _build(method, image_shape, settings, seed, grid):
     width, filters = settings["embedding_dim"], settings["filters"]
     if method == "context-encoder":
         encoder = build_small_convnet(image_shape, embedding_dim=width, filters=filters)
+        # A light decoder: the encoder is what is scored, and in-painting is all it is for.
         _, _, decoder = build_conv_denoising_autoencoder(image_shape, code_size=width,
-                                                         filters=filters)
+                                                         filters=settings["decoder_filters"])
         return cls(encoder, decoder, mask_size=settings["mask_size"], mask=settings["mask"],
                    adversarial_weight=settings["adversarial_weight"], seed=seed)
     tiles = build_tile_encoder(grid.tile_size, image_shape[-1], embedding_dim=width,
