@@ -215,7 +215,8 @@ def run_scae(config, data, run):
 
 def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_epoch=100,
                            batch_size=64, n_objects=2, n_votes=4, learning_rate=1e-3,
-                           dynamic_l2_weight=1000.0, seed=0, verbose=0, **data_options):
+                           dynamic_l2_weight=1000.0, posterior_between_weight=10.0, seed=0,
+                           verbose=0, **data_options):
     """The paper's constellation experiment (Kosiorek et al., 2019, Sec. 3.1): an OCAE
     alone, trained on 2-D point sets, scored by `assignment_accuracy`.
 
@@ -231,6 +232,10 @@ def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_e
         learning_rate: Adam's, decayed along a cosine to a tenth of it.
         dynamic_l2_weight: the weight of the penalty on input-dependent object-part
             relations.
+        posterior_between_weight: the posterior sparsity between examples (every object
+            explains its share of the batch's points): without it, one object may come
+            to explain every point. Every set holds every shape, so the other sparsity
+            losses (few objects per example, each in one class's share) are off.
         seed: seed of the data, the weights and the order.
         verbose: Keras' progress bar setting.
         **data_options: passed to `make_constellations` (e.g. `patterns`, `rotate`).
@@ -257,7 +262,7 @@ def fit_constellation_ocae(n_train=20000, n_test=1000, *, epochs=30, steps_per_e
                                    output_dim=64, n_features=32, hidden=64, seed=seed)
     model = OCAE(encoder, n_classes=len(train.patterns), order_invariant=True,
                  prior_within_weight=0.0, prior_between_weight=0.0,
-                 posterior_within_weight=0.0, posterior_between_weight=0.0,
+                 posterior_within_weight=0.0, posterior_between_weight=posterior_between_weight,
                  dynamic_l2_weight=dynamic_l2_weight)
     # A cosine decay to a tenth: the assignments settle in the last steps.
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch,
