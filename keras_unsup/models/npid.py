@@ -142,9 +142,9 @@ class NPID(EmbeddingModel):
         m, n = self.nce_negatives, float(self.memory_size)
         batch = ops.shape(f)[0]
         noise = keras.random.randint((batch, m), 0, self.memory_size, seed=self.seed_generator)
-        noise_memory = ops.stop_gradient(self.memory_bank.read(ops.reshape(noise, (-1,))))
-        noise_logits = ops.sum(ops.reshape(noise_memory, (batch, m, -1)) * f[:, None, :],
-                               axis=-1) / self.temperature
+        # The similarities to the whole bank, (batch, n), then the noise columns: cheaper than
+        # gathering (batch, m, dim) entries when m is in the thousands.
+        noise_logits = ops.take_along_axis(self.memory_bank(f), noise, axis=1) / self.temperature
         # Z ~ n * E[exp(v . f / t)], from the first batch's noise (then kept, as Wu et al.).
         first = self.nce_constant < 0.0
         estimate = ops.stop_gradient(n * ops.mean(ops.exp(noise_logits)))
