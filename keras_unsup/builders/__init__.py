@@ -14,8 +14,11 @@ from keras_unsup.builders.gan import (
     build_infogan_discriminator,
     build_infogan_generator,
 )
+from keras_unsup.builders.tiles import build_tile_encoder, build_tiled_encoder
 
 __all__ = [
+    "build_tile_encoder",
+    "build_tiled_encoder",
     "build_conv_autoencoder",
     "build_conv_denoising_autoencoder",
     "build_dense_autoencoder",
