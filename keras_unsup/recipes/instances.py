@@ -44,7 +44,7 @@ def _views(crop_scale, rotation, translation, contrast):
 OPTIONS = {
     "exemplar-cnn": list(COMMON_OPTIONS) + _views([0.3, 1.0], 20.0, 0.2, 0.5) + [
         Option("n_exemplars", "int", None, "surrogate classes: seed images drawn from the "
-               "training images (default: min(4000, training images))", minimum=2),
+               "training images (default: min(1000, training images))", minimum=2),
         Option("hidden_dim", "int", None, "hidden units of the surrogate-class head "
                "(default: the embedding size)", minimum=1)],
     "nat": list(COMMON_OPTIONS) + _views([0.5, 1.0], 10.0, 0.1, 0.3) + [
@@ -93,7 +93,7 @@ def training_images(config, data):
     return x, y
 
 
-def _sizes(method, config, n_x, batch_size):
+def _sizes(method, config, n_x):
     """The per-image state sizes of `method` on `n_x` images, checked (errors name the
     options as the user typed them)."""
     from keras_unsup.checks import check_int
@@ -102,15 +102,11 @@ def _sizes(method, config, n_x, batch_size):
     if method == "exemplar-cnn":
         n = config.options["n_exemplars"]
         if n is None:
-            n = min(4000, n_x)
+            # Dosovitskiy et al. find more classes better given enough samples of each; a
+            # default run's 3,000 steps of 128 give 1,000 classes ~380 views each.
+            n = min(1000, n_x)
         check_int(n, label("n_exemplars"), 2, n_x)  # no more seeds than images
-        if batch_size > n:
-            raise ValueError(f"`batch_size` must be <= the {n} surrogate classes (one seed image "
-                             f"each). Received: batch_size={batch_size}")
         return {"n_exemplars": n}
-    if batch_size > n_x:
-        raise ValueError(f"`batch_size` must be <= the {n_x} training images (one per-image "
-                         f"state each). Received: batch_size={batch_size}")
     if method == "nat":
         return {"n_images": n_x}
     if config.options["exact_softmax"]:
@@ -139,15 +135,17 @@ def _build_model(method, config, input_shape, sizes):
                momentum=o["bank_momentum"], seed=config.seed)
 
 
-def instance_dataset(x, batch_size, augmentation, seed):
-    """Batches `(augmented images, their indices in x)`, in a seeded order."""
+def instance_dataset(x, batch_size, augmentation, seed, repeats=1):
+    """Batches `(augmented images, their indices in x)`, in a seeded order; each image
+    `repeats` times an epoch (each time augmented anew)."""
     from keras_unsup.data.pipeline import image_dataset
 
     def augment(images, indices):
         return augmentation(images, training=True), indices
 
     # One call at a time: the augmentation's seed state advances in a fixed order.
-    return image_dataset(x, batch_size, labels=np.arange(len(x)), seed=seed,
+    indices = np.tile(np.arange(len(x)), repeats)
+    return image_dataset(x[indices], batch_size, labels=indices, seed=seed,
                          drop_remainder=True, map_fn=augment, parallel_map=False)
 
 
@@ -168,14 +166,20 @@ def train_instances(method, config, data, run):
     settings = dict(config.options)
     budget = BUDGETS[method]
     x, y = training_images(config, data)
+    sizes = _sizes(method, config, len(x))
+    repeats = 1
+    if method == "exemplar-cnn":
+        # The seed images: a seeded draw of the training images, one class each. An epoch
+        # shows every seed as often as the training set has images for (so fewer seeds
+        # do not make many tiny epochs).
+        repeats = max(1, len(x) // sizes["n_exemplars"])
+        if sizes["n_exemplars"] < len(x):
+            rng = np.random.default_rng(config.seed + 1)
+            seeds = np.sort(rng.choice(len(x), sizes["n_exemplars"], replace=False))
+            x, y = x[seeds], (None if y is None else y[seeds])
+    # The per-image state is sized to the images, and no batch is larger (batch_for).
     batch_size = budget.batch_for(config, len(x))
-    sizes = _sizes(method, config, len(x), batch_size)
-    if method == "exemplar-cnn" and sizes["n_exemplars"] < len(x):
-        # The seed images: a seeded draw of the training images, one class each.
-        rng = np.random.default_rng(config.seed + 1)
-        seeds = np.sort(rng.choice(len(x), sizes["n_exemplars"], replace=False))
-        x, y = x[seeds], (None if y is None else y[seeds])
-    epochs = budget.epochs(config, len(x), batch_size)
+    epochs = budget.epochs(config, len(x) * repeats, batch_size)
     cls = _model_class(method)
     if settings["init_model"]:
         model = load_init_model(settings["init_model"], cls, method, data.image_shape,
@@ -195,10 +199,13 @@ def train_instances(method, config, data, run):
         seed=config.seed, crop_scale=settings["crop_scale"], rotation=settings["rotation"],
         translation=settings["translation"], contrast=settings["contrast"],
         horizontal_flip=settings["horizontal_flip"])
-    train_ds = instance_dataset(x, batch_size, augmentation, config.seed)
+    train_ds = instance_dataset(x, batch_size, augmentation, config.seed, repeats=repeats)
     metrics = fit_and_evaluate(method, model, train_ds, config, data, run, settings=settings,
-                               n_x=len(x), batch_size=batch_size, epochs=epochs,
+                               n_x=len(x) * repeats, batch_size=batch_size, epochs=epochs,
                                model_keys=_MODEL_KEYS)
+    metrics["train_images"] = len(x)
+    if repeats > 1:
+        metrics["seed_repeats_per_epoch"] = repeats
     if method == "npid" and run and settings["plot"]:
         run.phase("plotting")
         run.save_figure(neighbours_figure(model, x, y, data, settings["neighbours"],

@@ -77,6 +77,7 @@ def test_recipe_writes_metrics_figures_and_a_loadable_model(method, tmp_path):
         assert model.memory_bank.bank.shape == (300, 128)
     if method == "exemplar-cnn":
         assert metrics["n_exemplars"] == 100 and metrics["train_images"] == 100
+        assert metrics["seed_repeats_per_epoch"] == 3  # 300 images: each seed 3 times an epoch
     if method == "nat":
         assert sorted(model.assignment.numpy()) == list(range(300))
 
