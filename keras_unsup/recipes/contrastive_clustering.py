@@ -26,6 +26,10 @@ from keras_unsup.recipes.options import Option
 BUDGET = Budget(steps=3000, quick_steps=40, batch_size=256, max_epochs=1000)
 MIN_STEPS = 500  # below this neither head has learned anything worth scoring
 MIN_CROP_SIDE = 6  # pixels of the shorter side a random crop keeps, at least
+# Optimizer steps a Keras epoch holds at least: on a small set one epoch is several passes
+# over the data, so the backup and run-state writes after each epoch (a second or more)
+# do not outweigh its few steps (1,000 images: 3 steps a pass).
+MIN_STEPS_PER_FIT_EPOCH = 100
 
 # What the training depends on (a rerun into the same folder with other values trains
 # afresh); the plotting options and `probes` only change what is reported.
@@ -85,16 +89,38 @@ def _build_model(data, settings, k):
                                  entropy_weight=settings["entropy_weight"])
 
 
-def _views(config, data, settings, x, batch_size, crop_scale):
-    """The `(view_1, view_2)` batches of every image, reshuffled every epoch."""
+def fit_schedule(passes, steps_per_pass):
+    """How `passes` over the data are cut into Keras epochs.
+
+    A Keras epoch holds several passes when one pass is short (fewer than
+    `MIN_STEPS_PER_FIT_EPOCH` steps), but never so many that the run has fewer than two
+    epochs (so an interrupted run still has an epoch to resume from).
+
+    Args:
+        passes: passes over the data the run asks for (`Budget.epochs`).
+        steps_per_pass: optimizer steps of one pass.
+
+    Returns:
+        `(fit_epochs, passes_per_fit_epoch)`; `fit_epochs * passes_per_fit_epoch` is at
+        least `passes` and exceeds it by less than one Keras epoch.
+    """
+    per_epoch = -(-MIN_STEPS_PER_FIT_EPOCH // max(1, int(steps_per_pass)))
+    per_epoch = max(1, min(per_epoch, int(passes) // 2))
+    return -(-int(passes) // per_epoch), per_epoch
+
+
+def _views(config, data, settings, x, batch_size, crop_scale, repeat):
+    """The `(view_1, view_2)` batches of every image, reshuffled every pass."""
     from keras_unsup.data.views import default_augmentation, two_view_dataset, two_view_stream
 
     augmentation = default_augmentation(seed=config.seed, crop_scale=crop_scale,
                                         horizontal_flip=bool(settings["horizontal_flip"]))
     if x is None:  # a stream: one batch at a time, nothing held
         return two_view_stream(data.stream("all", batch_size, shuffle=True, seed=config.seed,
-                                           drop_remainder=True), augmentation=augmentation)
-    return two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed)
+                                           drop_remainder=True, repeat=repeat),
+                               augmentation=augmentation)
+    return two_view_dataset(x, batch_size, augmentation=augmentation, seed=config.seed,
+                            repeat=repeat)
 
 
 def _embedding_scores(encoder, data, seed):
@@ -138,16 +164,21 @@ def run_cc(config, data, run):
     key = {"n": n, "image_shape": [int(d) for d in data.image_shape], "n_clusters": k,
            "crop_scale": list(crop_scale), "batch_size": batch_size, "seed": config.seed,
            **{o.name: settings[o.name] for o in _TRAINING}}
+    per_pass = n // batch_size
+    fit_epochs, passes = fit_schedule(epochs, per_pass)
+    epochs = fit_epochs * passes
     with Stopwatch() as watch:
         history, throughput = training.fit(
-            model, _views(config, data, settings, x, batch_size, crop_scale), epochs=epochs,
-            run=run, n_images=(n // batch_size) * batch_size, verbose=config.verbose,
+            model, _views(config, data, settings, x, batch_size, crop_scale, passes > 1),
+            epochs=fit_epochs, steps_per_epoch=passes * per_pass if passes > 1 else None,
+            run=run, n_images=passes * per_pass * batch_size, verbose=config.verbose,
             name="cc", key=key)
         assignments = _encode_all(model, data, x)
     labels = assignments.argmax(axis=1)
     counts = np.bincount(labels, minlength=k)
     extra = {"epochs": epochs, "batch_size": batch_size, "train_images": n,
-             "steps": epochs * (n // batch_size), "crop_scale": list(crop_scale),
+             "steps": epochs * per_pass, "passes_per_fit_epoch": passes,
+             "crop_scale": list(crop_scale),
              "images_per_second": throughput.images_per_second,
              "train_time_s": float(sum(throughput.epoch_seconds)),
              "cluster_time_s": watch.seconds, "n_clusters": k,
@@ -166,4 +197,4 @@ def run_cc(config, data, run):
     return metrics
 
 
-__all__ = ["BUDGET", "OPTIONS", "default_crop_scale", "run_cc"]
+__all__ = ["BUDGET", "OPTIONS", "default_crop_scale", "fit_schedule", "run_cc"]

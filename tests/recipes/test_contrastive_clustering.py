@@ -7,7 +7,12 @@ import pytest
 from keras_unsup.data import load_dataset
 from keras_unsup.recipes import get_recipe, run_recipe
 from keras_unsup.recipes.base import RunConfig
-from keras_unsup.recipes.contrastive_clustering import BUDGET, default_crop_scale
+from keras_unsup.recipes.contrastive_clustering import (
+    BUDGET,
+    MIN_STEPS_PER_FIT_EPOCH,
+    default_crop_scale,
+    fit_schedule,
+)
 
 # A tiny backbone and two short epochs: these tests check the wiring, the benchmark the
 # quality (benchmarks/clustering.py --methods cc).
@@ -41,6 +46,17 @@ def test_crop_scale_follows_the_image_size_and_the_budget_its_number():
         epochs = BUDGET.epochs(config, n)
         steps = epochs * (n // BUDGET.batch_size)
         assert BUDGET.steps <= steps < BUDGET.steps + n // BUDGET.batch_size
+
+
+def test_short_passes_are_grouped_into_keras_epochs():
+    for passes, per_pass in ((1000, 3), (429, 7), (77, 39), (11, 273), (2, 1), (5, 2)):
+        fit_epochs, grouped = fit_schedule(passes, per_pass)
+        assert passes <= fit_epochs * grouped < passes + grouped  # the passes asked for
+        assert fit_epochs >= 2  # an interrupted run has an epoch to resume from
+        if per_pass >= MIN_STEPS_PER_FIT_EPOCH:
+            assert grouped == 1
+        elif passes >= 2 * -(-MIN_STEPS_PER_FIT_EPOCH // per_pass):
+            assert grouped * per_pass >= MIN_STEPS_PER_FIT_EPOCH  # no epoch of a few steps
 
 
 def test_run_scores_the_cluster_head_and_the_backbone(data, tmp_path):
