@@ -112,7 +112,8 @@ def main(argv=None):
     result = {
         "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "processor": platform.processor()},
+                    "processor": platform.processor(),
+                    "load_average_1_5_15min": list(os.getloadavg())},
         "dataset": data.name, "n_train": int(data.n_train), "n_test": int(data.n_test),
         "image_shape": list(data.image_shape), "options": options,
         "budget": {"budget_s": args.budget_s, "seconds_per_step": per_step,

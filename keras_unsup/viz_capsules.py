@@ -50,6 +50,8 @@ def plot_part_reconstructions(canvases, reconstructions, poses, presences, templ
             if p > threshold:
                 axes[1, i].plot(outline[:, 0], outline[:, 1], color=colours(m % 20),
                                 linewidth=0.8, alpha=float(min(1.0, p)))
+        axes[1, i].set_xlim(-0.5, canvas_size[1] - 0.5)
+        axes[1, i].set_ylim(canvas_size[0] - 0.5, -0.5)
     axes[0, 0].set_ylabel("input")
     axes[1, 0].set_ylabel("parts")
     fig.tight_layout()

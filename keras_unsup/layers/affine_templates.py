@@ -146,12 +146,12 @@ class AffineTemplates(keras.layers.Layer):
         h, w = self.template_size
         n_elems = h * w * self.channels
         # Templates orthogonal to each other at the start (as the official code does),
-        # rescaled to [0, 1] and stored as logits of a sigmoid.
+        # stored as logits of a sigmoid in [-1, 1] (values 0.27 to 0.73): logits near the
+        # sigmoid's flat ends would take an optimizer thousands of steps to move.
         rng = np.random.default_rng(self.seed)
         size = max(self.n_templates, n_elems)
         q = np.linalg.qr(rng.uniform(size=(size, size)))[0][:self.n_templates, :n_elems]
-        q = (q - q.min()) / (q.max() - q.min())
-        logits = np.log(np.clip(q, 0.02, 0.98) / (1 - np.clip(q, 0.02, 0.98)))
+        logits = 2.0 * (q - q.min()) / (q.max() - q.min()) - 1.0
         init = logits.reshape(self.n_templates, h, w, self.channels).astype("float32")
         self.template_logits = self.add_weight(
             name="template_logits", shape=init.shape,

@@ -39,7 +39,8 @@ OPTIONS = [
            "convolutions (the paper: 128 each)"),
     Option("pixel_scale", "float", 0.25, "standard deviation of the pixels in the image "
            "likelihood", minimum=0.0, low_open=True),
-    Option("learning_rate", "float", 3e-4, "Adam's learning rate", minimum=0.0, low_open=True),
+    Option("learning_rate", "float", 1e-3, "Adam's learning rate (the paper: RMSProp, 3e-5 "
+           "for 300k steps; more here, for a budget of thousands)", minimum=0.0, low_open=True),
     Option("train_images", "int", None, "train on a random subset of this many training "
            "images (default: all; the readouts use every image)", minimum=1),
     Option("plot", "bool", True, "draw the templates, parts and presence figures"),
