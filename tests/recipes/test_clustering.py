@@ -236,3 +236,13 @@ def test_the_cli_names_the_augmentation_setting(tmp_path, capsys):
         main(["run", "dec-da", "--quick", "--out", str(tmp_path / "r"), "--set", "shift=2"])
     assert "`--set shift` must be a number in [0.0, 0.5]" in capsys.readouterr().err
     assert not (tmp_path / "r" / "pretrain").exists()
+
+
+@pytest.mark.parametrize("n_images, epochs", [(1797, 300), (10000, 200), (70000, 30)])
+def test_the_pretraining_budget_is_steps_with_at_most_300_passes(n_images, epochs):
+    from keras_unsup.recipes.base import RunConfig
+    from keras_unsup.recipes.clustering import PRETRAIN
+
+    # 8,000 steps at batch 256, but a small set is not passed over 1,000 times: that
+    # overfits the codes k-means (and so DEC) starts from.
+    assert PRETRAIN.epochs(RunConfig("dec"), n_images) == epochs
