@@ -31,8 +31,9 @@ class TargetDistributionRefresh(keras.callbacks.Callback):
     Everything it needs at the start of a fit is recomputed from the model's weights,
     so a run resumed by `BackupAndRestore` goes on exactly as the uninterrupted run:
     the batches of epoch `e` are drawn from `seed` and `e` alone, and `p` and the
-    previous labels come from the restored weights. Pass `epochs` to `fit` (the most
-    update intervals), not `steps_per_epoch`.
+    previous labels come from the restored weights. A model with an augmentation
+    (DEC-DA) is reseeded from `seed` and the epoch too (`DEC.reseed_augmentation`).
+    Pass `epochs` to `fit` (the most update intervals), not `steps_per_epoch`.
 
     `x` may also be a streamed dataset (a `FolderDataset`, `data.is_streaming`): then
     no image is held whole. The batches of an epoch are the same seeded draw of
