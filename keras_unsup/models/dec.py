@@ -265,7 +265,8 @@ class IDEC(DEC):
             input shape.
         n_clusters: number of clusters, >= 2.
         gamma: weight of the clustering loss against the reconstruction loss (> 0).
-        **kwargs: `alpha` and the arguments of `keras.Model`.
+        **kwargs: `alpha`, `augmentation` (then the reconstruction target is the
+            augmented image, as in ConvIDEC-DA) and the arguments of `keras.Model`.
 
     Example:
 
