@@ -51,7 +51,7 @@ class Constellations:
 
 
 def make_constellations(n, patterns=("square", "triangle"), *, seed=0, rotate=True,
-                        scale=(0.6, 1.2), translation=0.6, noise=0.0, shuffle=True):
+                        scale=(0.3, 0.6), translation=1.0, noise=0.0, shuffle=True):
     """Random constellations: each shape under its own random similarity transform.
 
     Args:
@@ -59,8 +59,10 @@ def make_constellations(n, patterns=("square", "triangle"), *, seed=0, rotate=Tr
         patterns: names of the shapes in each set (`PATTERNS`).
         seed: seed of the transforms and the shuffles.
         rotate: rotate each shape by a uniform angle in [0, 2 pi).
-        scale: `(min, max)` of each shape's uniform scale.
-        translation: each shape's centre is uniform in `[-translation, translation]^2`.
+        scale: `(min, max)` of each shape's uniform scale (the patterns' side is about 1).
+        translation: each shape's centre is uniform in `[-translation, translation]^2`;
+            the defaults keep the points within about [-1.4, 1.4] and the shapes mostly
+            apart (overlapping shapes cannot be told apart from the points alone).
         noise: standard deviation of Gaussian noise on the points.
         shuffle: shuffle the points of each set (the OCAE must not rely on order).
 

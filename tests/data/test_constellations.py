@@ -20,7 +20,7 @@ def test_each_shape_is_a_similar_copy_of_its_pattern():
             # a similarity transform scales every distance by one factor
             ratio = got[want > 0] / want[want > 0]
             np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)
-            assert 0.6 - 1e-4 <= ratio[0] <= 1.2 + 1e-4
+            assert 0.3 - 1e-4 <= ratio[0] <= 0.6 + 1e-4
 
 
 def test_shuffled_sets_differ_in_order_and_seeds_repeat():
