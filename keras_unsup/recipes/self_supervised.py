@@ -21,7 +21,8 @@ from keras_unsup.recipes.options import Option
 
 # Default budgets in optimizer steps, whatever the data (the epochs follow from its size).
 BUDGETS = {
-    "moco": Budget(steps=1500, batch_size=256, max_epochs=500),
+    # At least 15 passes over a large set (Fashion-MNIST's 60,000: 3,510 steps).
+    "moco": Budget(steps=1500, batch_size=256, min_epochs=15, max_epochs=500),
     "simclr": Budget(steps=1500, batch_size=256, max_epochs=500),
     "rotnet": Budget(steps=1500, batch_size=128, max_epochs=500),
 }
@@ -46,8 +47,21 @@ _VIEWS = [
            "natural images, wrong for digits and letters)"),
 ]
 COMMON_OPTIONS = tuple(_COMMON)  # every self-supervised recipe's, for the other families' files
+
+
+def _with_defaults(options, **defaults):
+    """`options` with the defaults of some replaced (a method's own choice)."""
+    import dataclasses
+
+    return [dataclasses.replace(o, default=defaults[o.name]) if o.name in defaults else o
+            for o in options]
+
+
 OPTIONS = {
-    "moco": _COMMON + _VIEWS + [
+    # MoCo's embedding is wider and its views' crops milder than the others' (measured on
+    # a 10,000-image Fashion-MNIST subset: probe .872 against .846 with 128-d, no head and
+    # crops of 0.3-1; see the closing note of issue 13).
+    "moco": _with_defaults(_COMMON + _VIEWS, embedding_dim=512, crop_scale=[0.6, 1.0]) + [
         Option("queue_size", "int", None, "keys in the queue of negatives (default: "
                "sized against the training set, see `default_queue_size`)", minimum=1,
                nullable=True),
@@ -55,8 +69,8 @@ OPTIONS = {
                maximum=1.0),
         Option("temperature", "float", 0.1, "temperature of the InfoNCE loss", minimum=0.0,
                low_open=True),
-        Option("projection_dim", "int", None, "output width of an MLP projection head "
-               "(default: none, the embedding itself)", minimum=1, nullable=True)],
+        Option("projection_dim", "int", 128, "output width of the MLP projection head the "
+               "loss reads (null: none, the embedding itself)", minimum=1, nullable=True)],
     "simclr": _COMMON + _VIEWS + [
         Option("temperature", "float", 0.5, "temperature of the NT-Xent loss", minimum=0.0,
                low_open=True),

@@ -61,14 +61,15 @@ def test_init_model_trains_a_saved_moco_further(tmp_path):
     data = _small_digits()
     first = tmp_path / "first"
     run_recipe("moco", data=data, epochs=1, seed=0, out_dir=first, verbose=0, queue_size=64,
-               plot=False)
+               embedding_dim=128, plot=False)
     saved = keras.saving.load_model(first / "model.keras")
     steps_before = int(saved.optimizer.iterations.numpy())
     assert steps_before > 0
     metrics = run_recipe("moco", data=data, epochs=1, seed=0, out_dir=tmp_path / "second",
                          verbose=0, plot=False, init_model=str(first / "model.keras"))
     assert metrics["init_model"] == str(first / "model.keras") and metrics["epochs"] == 1
-    # the settings reported are the saved model's (queue 64), not the recipe's defaults
+    # the settings reported are the saved model's (queue 64, 128-d), not the recipe's
+    # defaults (sized from the data; 512-d)
     assert metrics["queue_size"] == 64 and metrics["embedding_dim"] == 128
     again = keras.saving.load_model(tmp_path / "second" / "model.keras")
     # the optimizer went on counting from the saved model's steps: one more epoch of them
