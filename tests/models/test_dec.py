@@ -329,6 +329,7 @@ def test_augmentation_changes_the_training_images_not_the_predictions(cls):
     assert _one_step_loss(plain, x, p) == pytest.approx(expected_plain, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_a_seeded_augmentation_resumes_with_the_same_draws(tmp_path):
     from keras_unsup.data.views import RandomAffine
 
