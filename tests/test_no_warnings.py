@@ -64,7 +64,7 @@ def test_moco_fit_warns_nothing(tmp_path):
     moco = MoCo(encoder, queue_size=16, seed=0)
     moco.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = _fit_strictly(moco, lambda: two_view_dataset(
-        _images(), 16, augmentation=default_augmentation("digits", seed=0), seed=0), tmp_path)
+        _images(), 16, augmentation=default_augmentation(seed=0), seed=0), tmp_path)
     assert len(history.history["loss"]) == 2
 
 
