@@ -43,7 +43,9 @@ def test_recipe_writes_metrics_plot_and_model(method, tmp_path):
     assert (out / "tsne.png").stat().st_size > 1000
     model = keras.saving.load_model(out / "model.keras")
     x = data.x_test[:4]
-    assert model.predict(x, verbose=0).shape == (4, 128)
+    # the embedding's width is the method's declared default (MoCo's is wider)
+    width = next(o.default for o in get_recipe(method).options if o.name == "embedding_dim")
+    assert model.predict(x, verbose=0).shape == (4, width) == (4, metrics["embedding_dim"])
 
 
 @pytest.mark.slow
