@@ -264,7 +264,7 @@ def train_gan(method, config, data, run):
         # which `run_recipe`'s seeding turns on).
         model.compile(jit_compile=settings["jit_compile"])
     # Whole batches only: a last, small batch would give BatchNorm noisy statistics.
-    batch_size = min(int(settings["batch_size"]), data.n_train)
+    batch_size = settings["batch_size"]  # the budget's, at most the training set
     if data.is_streaming:
         train_ds = data.train_stream(batch_size, seed=config.seed, drop_remainder=True)
     else:
