@@ -147,3 +147,49 @@ def cluster_contrastive_loss(assignments_1, assignments_2, *, temperature=1.0,
     balance = (2.0 * log_k - assignment_entropy(assignments_1)
                - assignment_entropy(assignments_2))
     return columns + entropy_weight * balance
+
+
+def self_labelling_loss(weak_assignments, strong_assignments, *, threshold=0.99,
+                        class_balanced=True, epsilon=_DEFAULT_EPSILON):
+    """SCAN's self-labelling loss (Van Gansbeke et al., "SCAN: Learning to Classify Images
+    without Labels", ECCV 2020, section 2.3).
+
+    An image whose weakly augmented view is assigned to a cluster with probability above
+    `threshold` takes that cluster as its label; the cross-entropy of its strongly
+    augmented view's assignment against that label is the loss. With `class_balanced`,
+    each confident image is weighted by the inverse of its label's frequency among the
+    batch's confident images (the weighted mean, as in the authors' code), so the
+    clusters that are confident most often do not swallow the others. No gradient flows
+    through the weak views' assignments (they are the targets).
+
+    Args:
+        weak_assignments: `(batch, n_clusters)` softmax assignments of the weak views.
+        strong_assignments: `(batch, n_clusters)` of the strong views (row `i`: same image).
+        threshold: confidence above which a weak view's arg-max is a label, in [0, 1)
+            (the paper's 0.99).
+        class_balanced: weight the labels by their inverse frequency in the batch.
+        epsilon: keeps the logarithm finite.
+
+    Returns:
+        `(loss, confident_share)`: the scalar loss (0 when no image is confident) and the
+        share of the batch's images above the threshold.
+
+    Example:
+
+    >>> weak = keras.ops.softmax(10 * keras.random.normal((256, 10)))
+    >>> loss, share = self_labelling_loss(weak, weak, threshold=0.99)
+    """
+    threshold = check_number(threshold, "threshold", 0, 1, high_open=True)
+    weak = ops.stop_gradient(ops.convert_to_tensor(weak_assignments))
+    strong = ops.cast(strong_assignments, weak.dtype)
+    n_clusters = ops.shape(weak)[-1]
+    labels = ops.one_hot(ops.argmax(weak, axis=-1), n_clusters, dtype=weak.dtype)
+    confident = ops.cast(ops.max(weak, axis=-1) > threshold, weak.dtype)
+    weights = confident
+    if class_balanced:
+        counts = ops.sum(labels * confident[:, None], axis=0)
+        inverse = ops.where(counts > 0, 1.0 / ops.maximum(counts, 1.0), 0.0)
+        weights = confident * ops.sum(labels * inverse[None, :], axis=-1)
+    cross_entropy = -ops.sum(labels * ops.log(ops.maximum(strong, epsilon)), axis=-1)
+    loss = ops.sum(weights * cross_entropy) / ops.maximum(ops.sum(weights), epsilon)
+    return loss, ops.mean(confident)

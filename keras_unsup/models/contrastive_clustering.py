@@ -94,6 +94,12 @@ class ContrastiveClustering(EmbeddingModel):
         return [self.loss_tracker, self.accuracy_tracker, self.instance_loss_tracker,
                 self.cluster_loss_tracker, self.balance_tracker]
 
+    @property
+    def assignment_weights(self):
+        """The trainable weights of the backbone and the cluster head, those the
+        assignments depend on (not the instance head's): what `SelfLabelling` tunes."""
+        return self.encoder.trainable_weights + self.cluster_head.trainable_weights
+
     def call(self, inputs, training=False):
         return self.assign(self.encoder(inputs, training=training), training)
 

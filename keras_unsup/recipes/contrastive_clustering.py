@@ -24,7 +24,11 @@ from keras_unsup.recipes.options import Option
 # The default budget in optimizer steps, whatever the data; the epochs follow from its
 # size (10,000 images: 39 steps an epoch, 77 epochs; 70,000: 273 steps, 11 epochs).
 BUDGET = Budget(steps=3000, quick_steps=40, batch_size=256, max_epochs=1000)
+# SCAN's self-labelling after CC, in optimizer steps at the same batch size.
+SELF_LABEL_STEPS = 0
 MIN_STEPS = 500  # below this neither head has learned anything worth scoring
+# Largest shift of SCAN's weak views, as a share of the image size (28 pixels: 3).
+WEAK_TRANSLATION = 0.1
 MIN_CROP_SIDE = 6  # pixels of the shorter side a random crop keeps, at least
 # Optimizer steps a Keras epoch holds at least: on a small set one epoch is several passes
 # over the data, so the backup and run-state writes after each epoch (a second or more)
@@ -53,6 +57,12 @@ _TRAINING = [
            minimum=0.0, maximum=1.0),
     Option("horizontal_flip", "bool", False, "flip views left-right (right for clothes and "
            "natural images, wrong for digits and letters)"),
+    Option("self_label_steps", "int", SELF_LABEL_STEPS, "optimizer steps of SCAN's "
+           "self-labelling after CC (0: none)", minimum=0),
+    Option("self_label_threshold", "float", 0.99, "confidence of a weak view's cluster "
+           "above which it labels the strong view, in [0, 1)", minimum=0.0, maximum=1.0),
+    Option("self_label_learning_rate", "float", 1e-4, "Adam's learning rate of the "
+           "self-labelling", minimum=0.0, low_open=True),
 ]
 OPTIONS = _COMMON + _TRAINING + [
     Option("probes", "bool", True, "score the frozen backbone: linear probe and kNN "
@@ -123,6 +133,64 @@ def _views(config, data, settings, x, batch_size, crop_scale, repeat):
                             repeat=repeat)
 
 
+def _weak_strong_views(config, data, settings, x, batch_size, crop_scale, repeat):
+    """The `(weak, strong)` view batches of SCAN's self-labelling: the weak view only
+    shifted (and flipped where the views flip), the strong one CC's own view."""
+    from keras_unsup.data.pipeline import image_dataset
+    from keras_unsup.data.views import default_augmentation
+
+    flip = bool(settings["horizontal_flip"])
+    seed = None if config.seed is None else config.seed + 1
+    weak = default_augmentation(seed=seed, crop_scale=(1.0, 1.0), rotation=0.0,
+                                translation=WEAK_TRANSLATION, horizontal_flip=flip,
+                                brightness=0.0, contrast=0.0, noise=0.0)
+    strong = default_augmentation(seed=None if seed is None else seed + 1,
+                                  crop_scale=crop_scale, horizontal_flip=flip)
+
+    def views(batch):
+        return weak(batch, training=True), strong(batch, training=True)
+
+    if x is None:
+        import tensorflow as tf
+
+        stream = data.stream("all", batch_size, shuffle=True, seed=seed, drop_remainder=True,
+                             repeat=repeat)
+        return stream.map(views).prefetch(tf.data.AUTOTUNE)
+    # One batch at a time: the augmentations' seed state advances in a fixed order.
+    return image_dataset(x, batch_size, shuffle=True, seed=seed, drop_remainder=True,
+                         map_fn=views, repeat=repeat, parallel_map=False)
+
+
+def _self_label(model, config, data, settings, run, x, batch_size, crop_scale, key):
+    """SCAN's self-labelling of the trained CC model (`SelfLabelling`), in place;
+    returns the figures it adds to the metrics."""
+    import keras
+
+    from keras_unsup.models.self_labelling import SelfLabelling
+    from keras_unsup.recipes import training
+
+    n = int(data.n_train) + int(data.n_test)
+    per_pass = n // batch_size
+    passes = -(-int(settings["self_label_steps"]) // per_pass)
+    fit_epochs, per_epoch = fit_schedule(passes, per_pass)
+    tuner = SelfLabelling(model, threshold=settings["self_label_threshold"])
+    tuner.compile(optimizer=keras.optimizers.Adam(settings["self_label_learning_rate"]))
+    run.phase("self-labelling")
+    repeat = per_epoch > 1
+    history, throughput = training.fit(
+        tuner, _weak_strong_views(config, data, settings, x, batch_size, crop_scale, repeat),
+        epochs=fit_epochs, steps_per_epoch=per_epoch * per_pass if repeat else None, run=run,
+        n_images=per_epoch * per_pass * batch_size, verbose=config.verbose,
+        name="self_label", key={**key, "self_label_steps": settings["self_label_steps"],
+                                "self_label_threshold": settings["self_label_threshold"],
+                                "self_label_learning_rate":
+                                    settings["self_label_learning_rate"]})
+    return {"self_label_steps_taken": fit_epochs * per_epoch * per_pass,
+            "self_label_time_s": float(sum(throughput.epoch_seconds)),
+            **{f"final_{name}": float(values[-1]) for name, values in history.history.items()
+               if values}}
+
+
 def _embedding_scores(encoder, data, seed):
     """Linear probe, kNN and k-means of the frozen backbone (`evaluate_embeddings`), the
     k-means figures renamed so they are not taken for the cluster head's."""
@@ -139,7 +207,7 @@ def _embedding_scores(encoder, data, seed):
 def run_cc(config, data, run):
     import keras
 
-    from keras_unsup.checks import check_interval
+    from keras_unsup.checks import check_interval, check_number
     from keras_unsup.recipes import training
     from keras_unsup.recipes.clustering import _encode_all, _finish, _n_clusters
 
@@ -150,6 +218,8 @@ def run_cc(config, data, run):
     if crop_scale is None:
         crop_scale = default_crop_scale(data.image_shape)
     crop_scale = check_interval(crop_scale, config.label("crop_scale"), 0.0, 1.0)
+    check_number(settings["self_label_threshold"], config.label("self_label_threshold"), 0.0,
+                 1.0, high_open=True)
     x = None
     if not data.is_streaming:
         x = data.x_all
@@ -173,6 +243,10 @@ def run_cc(config, data, run):
             epochs=fit_epochs, steps_per_epoch=passes * per_pass if passes > 1 else None,
             run=run, n_images=passes * per_pass * batch_size, verbose=config.verbose,
             name="cc", key=key)
+        sl_extra = {}
+        if settings["self_label_steps"]:
+            sl_extra = _self_label(model, config, data, settings, run, x, batch_size,
+                                   crop_scale, key)
         assignments = _encode_all(model, data, x)
     labels = assignments.argmax(axis=1)
     counts = np.bincount(labels, minlength=k)
@@ -182,7 +256,7 @@ def run_cc(config, data, run):
              "images_per_second": throughput.images_per_second,
              "train_time_s": float(sum(throughput.epoch_seconds)),
              "cluster_time_s": watch.seconds, "n_clusters": k,
-             "clusters_used": int(np.count_nonzero(counts)),
+             "clusters_used": int(np.count_nonzero(counts)), **sl_extra,
              "smallest_cluster_share": float(counts.min() / n),
              **{f"final_{name}": float(values[-1]) for name, values in history.history.items()
                 if values}}
@@ -197,4 +271,4 @@ def run_cc(config, data, run):
     return metrics
 
 
-__all__ = ["BUDGET", "OPTIONS", "default_crop_scale", "fit_schedule", "run_cc"]
+__all__ = ["BUDGET", "OPTIONS", "SELF_LABEL_STEPS", "default_crop_scale", "fit_schedule", "run_cc"]

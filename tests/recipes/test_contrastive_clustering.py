@@ -111,6 +111,27 @@ def test_learns_digits_with_its_defaults(tmp_path):
     assert metrics["clusters_used"] == 10 and metrics["smallest_cluster_share"] > 0.02
 
 
+def test_self_labelling_after_cc_is_an_option_of_the_run(data, tmp_path):
+    out = tmp_path / "cc-sl"
+    metrics = run_recipe("cc", data=data, out_dir=out, self_label_steps=3,
+                         self_label_threshold=0.0, **SMALL)
+    assert metrics["self_label_steps_taken"] == 3 and metrics["steps"] == 2
+    assert metrics["optimizer_steps"] == 2 + 3  # the run's steps: CC's and the tuner's
+    assert metrics["final_confident_share"] == 1.0  # threshold 0: every image labels
+    assert metrics["final_self_label_loss"] >= 0.0 and metrics["self_label_time_s"] > 0
+    # The saved model is the tuned one: its arg-max is the run's clustering.
+    model = keras.saving.load_model(out / "model.keras")
+    np.testing.assert_array_equal(model.predict(data.x_all, verbose=0).argmax(axis=1),
+                                  np.load(out / "labels.npy"))
+    with pytest.raises(ValueError, match=r"`self_label_threshold` must be a number in "
+                                         r"\[0.0, 1.0\)\. Received: self_label_threshold=1"):
+        run_recipe("cc", data=data, out_dir=tmp_path / "b", self_label_steps=3,
+                   self_label_threshold=1.0, **SMALL)
+    assert not (tmp_path / "b" / "model.keras").exists()
+    with pytest.raises(ValueError, match="self_label_steps"):
+        run_recipe("cc", data=data, self_label_steps=-1, **SMALL)
+
+
 def test_a_dataset_without_a_test_split_is_clustered_without_probes(data):
     train_only = data.subset(120, 0, seed=0)  # what a benchmark's `--subset` gives
     metrics = run_recipe("cc", data=train_only, **SMALL)
