@@ -59,6 +59,24 @@ def test_warp_matches_a_hand_computed_affine_warp(pose):
                                atol=1e-5)
 
 
+def test_warp_of_a_bank_gives_each_image_and_template_its_own_pose_and_channels():
+    # the templates share one lookup table: each (image, template, channel) must still
+    # read its own template, and samples outside a template must be 0
+    rng = np.random.default_rng(5)
+    templates = rng.uniform(size=(3, 6, 5, 2)).astype("float32")
+    raw = rng.normal(size=(2, 3, 6)).astype("float32")
+    raw[..., 4:] *= 0.1  # translations near the centre: most of each template on the canvas
+    pose = np.asarray(geometric_transform(raw))
+    out = np.asarray(warp_templates(templates, pose, (11, 13)))
+    assert out.shape == (2, 3, 11, 13, 2)
+    assert np.all(out.max(axis=(2, 3)) > 0.1)
+    for i in range(2):
+        for m in range(3):
+            for ch in range(2):
+                expected = _warp_by_scipy(templates[m, ..., ch], pose[i, m], (11, 13))
+                np.testing.assert_allclose(out[i, m, ..., ch], expected, atol=1e-5)
+
+
 def test_identity_pose_on_a_canvas_of_the_template_size_returns_the_template():
     template = np.random.default_rng(1).uniform(size=(1, 9, 9, 1)).astype("float32")
     out = warp_templates(template, np.array([[[1, 0, 0, 0, 1, 0]]], "float32"), (9, 9))
