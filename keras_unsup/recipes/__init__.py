@@ -153,6 +153,7 @@ def run_recipe(method, dataset="digits", *, epochs=None, seed=0, batch_size=None
         "options": resolved,
         **metrics,
         "wall_time_s": watch.seconds,
+        "phase_seconds": run.phase_times(),
     }
     if distribute != "none":
         result["distribute"] = distribute

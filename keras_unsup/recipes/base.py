@@ -111,6 +111,10 @@ class RunDir:
         self.path = None if path is None else Path(path)
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
+        # Seconds spent in each phase of this call (the time before the first `phase()`
+        # call, data preparation included, counts as "training").
+        self.phase_seconds = {}
+        self._phase = ("training", time.perf_counter())
 
     def __bool__(self):
         return self.path is not None
@@ -158,8 +162,23 @@ class RunDir:
 
     def phase(self, name):
         """Records the phase the run is in (`"training"`, `"evaluating"`, `"plotting"`,
-        `"saving"`, ...) in the run-state file, for a user (or a test) watching it."""
+        `"saving"`, ...) in the run-state file, for a user (or a test) watching it, and
+        times the phase that ends (`phase_times`)."""
+        self._close_phase()
+        self._phase = (name, time.perf_counter())
         self.update_state(phase=name)
+
+    def _close_phase(self):
+        name, start = self._phase
+        now = time.perf_counter()
+        self.phase_seconds[name] = self.phase_seconds.get(name, 0.0) + now - start
+        self._phase = (name, now)
+
+    def phase_times(self):
+        """`{phase: seconds}` of this call so far, the current phase included (e.g.
+        `{"training": 95.2, "evaluating": 4.1, "plotting": 6.3, "saving": 0.4}`)."""
+        self._close_phase()
+        return {name: round(seconds, 3) for name, seconds in self.phase_seconds.items()}
 
     def cached_array(self, name, key, compute):
         """The result of a phase (a NumPy array), computed once per `key`.

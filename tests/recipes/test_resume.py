@@ -227,3 +227,29 @@ def test_interrupt_in_the_pretraining_trains_only_the_rest(tmp_path, uninterrupt
     assert metrics["optimizer_steps_this_call"] == (6 - done) * per_epoch + 60
     assert metrics["optimizer_steps"] == uninterrupted_dec["optimizer_steps"]
     assert metrics["pretrain_epochs"] == 6
+
+
+def test_phases_are_timed_in_the_metrics(tmp_path, monkeypatch):
+    from keras_unsup.recipes import base
+
+    clock = iter(range(0, 1000, 5))  # every reading of the clock is 5 s after the last
+    monkeypatch.setattr(base.time, "perf_counter", lambda: float(next(clock)))
+    run = base.RunDir(tmp_path)          # reads 0: "training" starts
+    run.phase("evaluating")              # reads 5: training took 5 s
+    run.phase("plotting")                # reads 10
+    run.phase("evaluating")              # reads 15: a phase entered twice adds up
+    assert run.phase_times() == {"training": 5.0, "evaluating": 10.0, "plotting": 5.0}
+    assert base.RunDir(None).phase_times().keys() == {"training"}  # timed without a folder too
+
+
+@pytest.mark.slow
+def test_a_recipe_reports_the_seconds_of_its_phases(tmp_path):
+    from keras_unsup.data import load_dataset
+    from keras_unsup.recipes import run_recipe
+
+    data = load_dataset("digits", seed=0).subset(300, 100, seed=0)
+    metrics = run_recipe("kmeans", data=data, seed=0, out_dir=tmp_path, verbose=0)
+    phases = metrics["phase_seconds"]
+    assert {"training", "plotting"} <= phases.keys()
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) <= metrics["wall_time_s"] + 0.5
