@@ -57,15 +57,14 @@ def seconds_per_step(data, options, batch_size, warmup=3, steps=8):
 
     from keras_unsup.data.pipeline import image_dataset
     from keras_unsup.recipes import capsules
-    from keras_unsup.recipes.base import RunConfig
+    from keras_unsup.recipes.base import RunConfig, set_seed
 
     config = RunConfig("scae", options=options)
     template, canvas = capsules.check_sizes(config, data.image_shape)
-    keras.utils.set_random_seed(0)
-    model = capsules.build_scae(data.image_shape, part_capsules=options["part_capsules"],
-                                object_capsules=options["object_capsules"],
-                                template_size=template, canvas_size=canvas, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    set_seed(0)  # as a run: seeded, deterministic ops
+    model = capsules.scae_from_options(data.image_shape, options, template, canvas,
+                                       n_classes=data.n_classes or 10, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(options["learning_rate"], clipnorm=5.0))
     ds = image_dataset(data.x_train[:batch_size * (warmup + steps)], batch_size, seed=0,
                        drop_remainder=True)
     model.fit(ds.take(warmup), epochs=1, verbose=0)

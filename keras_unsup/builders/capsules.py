@@ -23,19 +23,30 @@ from keras_unsup.layers.part_capsule_head import PartCapsuleHead
 from keras_unsup.layers.set_transformer import SetTransformer
 
 
+def valid_output_side(side, strides):
+    """The side of the feature map left by 3x3 convolutions of `strides` with valid
+    padding on a canvas of `side` (< 1: nothing left)."""
+    for stride in strides:
+        side = (side - 3) // stride + 1
+    return side
+
+
 def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 64, 64),
-                       strides=None, noise_scale=4.0, seed=None, name="part_encoder"):
+                       strides=None, padding="same", noise_scale=4.0, seed=None,
+                       name="part_encoder"):
     """The PCAE's encoder: a ConvNet and a `PartCapsuleHead` (Kosiorek et al., 2019, Eq. 5).
 
-    The official code uses four 3x3 convolutions of 128 filters, strides 2, 2, 1, 1;
-    the default here is narrower, for CPUs.
+    The official code uses four 3x3 convolutions of 128 filters, strides 2, 2, 1, 1,
+    `"valid"` padding; the default here is narrower, for CPUs.
 
     Args:
         input_shape: `(height, width, channels)` of the canvas.
         n_parts: part capsules `M`, >= 1.
         n_features: special features per part.
-        filters: filters of the 3x3 convolutions (ReLU, same padding: any canvas size works).
+        filters: filters of the 3x3 convolutions (ReLU).
         strides: their strides (as many as `filters`; default 2 for the first two, 1 after).
+        padding: `"same"` (any canvas size works) or `"valid"` (the official code's; the
+            canvas must leave at least one position after the last convolution).
         noise_scale: uniform noise on presence logits while training.
         seed: seed of the noise.
         name: the model's name.
@@ -53,10 +64,17 @@ def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 
     if len(strides) != len(filters):
         raise ValueError(f"`strides` must have one entry per filter count ({len(filters)}). "
                          f"Received: strides={list(strides)}")
+    check_choice(padding, "padding", ("same", "valid"))
+    if padding == "valid":
+        side = valid_output_side(min(input_shape[:2]), strides)
+        if side < 1:
+            raise ValueError(f"With padding='valid' the canvas {tuple(input_shape[:2])} is too "
+                             f"small for {len(filters)} 3x3 convolutions of strides "
+                             f"{list(strides)}. Received: input_shape={tuple(input_shape)}")
     inputs = keras.Input(input_shape, name="canvas")
     x = inputs
     for i, (f, s) in enumerate(zip(filters, strides)):
-        x = keras.layers.Conv2D(f, 3, strides=s, padding="same", activation="relu",
+        x = keras.layers.Conv2D(f, 3, strides=s, padding=padding, activation="relu",
                                 name=f"conv_{i + 1}")(x)
     outputs = PartCapsuleHead(n_parts, n_features=n_features, channels=input_shape[-1],
                               noise_scale=noise_scale, seed=seed, name="part_capsules")(x)
@@ -105,4 +123,4 @@ def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_di
     return keras.Model([parts, presence], outputs, name=name)
 
 
-__all__ = ["build_object_encoder", "build_part_encoder"]
+__all__ = ["build_object_encoder", "build_part_encoder", "valid_output_side"]

@@ -47,13 +47,15 @@ def mixture_mean(means, mixing_logits):
     return ops.sum(ops.softmax(mixing_logits, axis=1) * means, axis=1)
 
 
-def part_pose_log_likelihood(x, presence, votes, scales, vote_presence):
+def part_pose_log_likelihood(x, presence, votes, scales, vote_presence, normalize=True):
     """Log-likelihood of part poses under the objects' votes (Eq. 3-4 of the paper).
 
-    `p(x_m) = sum_v w_vm N(x_m | mu_vm, lambda_vm^2 I)` with mixing weights `w_vm`
-    proportional to the vote presences `a_k a_kn`, normalised over the votes for each
-    part, plus a catch-all component (density and weight 0.01, as the official code). A
-    part's term is weighted by its presence.
+    `p(x_m) = sum_v w_vm N(x_m | mu_vm, lambda_vm^2 I)` with mixing weights `w_vm`: the
+    vote presences `a_k a_kn` and a catch-all component (density and weight 0.01, as the
+    official code), normalised over the votes for each part (`normalize=True`, Eq. 3 and
+    the official constellation model) or not (`normalize=False`: the official image
+    model's `CapsuleLikelihood`, whose score then also rewards present votes). A part's
+    term is weighted by its presence. The posterior is the same either way.
 
     Votes are either ordered (`(b, K, M, D)`: object `k`'s vote `m` is for part `m`,
     the image model) or shared by all parts (`(b, V, 1, D)`: every part may come from
@@ -66,6 +68,7 @@ def part_pose_log_likelihood(x, presence, votes, scales, vote_presence):
         votes: `(b, V, M or 1, D)`.
         scales: `(b, V, M or 1)`.
         vote_presence: `(b, V, M or 1)`.
+        normalize: normalise the mixing weights over the votes.
 
     Returns:
         `(log_likelihood (b,), posterior (b, V, M))`: the posterior is each vote's
@@ -76,8 +79,9 @@ def part_pose_log_likelihood(x, presence, votes, scales, vote_presence):
     logits = ops.log(ops.maximum(vote_presence, 1e-16)) + ops.zeros_like(log_prob)
     dummy = ops.zeros_like(log_prob[:, :1]) + DUMMY_LOG
     logits = ops.concatenate([logits, dummy], axis=1)
-    log_mix = logits - ops.logsumexp(logits, axis=1, keepdims=True)
-    joint = log_mix + ops.concatenate([log_prob, dummy], axis=1)
+    if normalize:
+        logits = logits - ops.logsumexp(logits, axis=1, keepdims=True)
+    joint = logits + ops.concatenate([log_prob, dummy], axis=1)
     per_part = ops.logsumexp(joint, axis=1)
     posterior = ops.softmax(joint, axis=1)[:, :-1]
     return ops.sum(per_part * presence, axis=1), posterior

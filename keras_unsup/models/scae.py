@@ -177,7 +177,9 @@ class OCAE(_Trackers, SubModelConfig, keras.Model):
 
     The object encoder (`build_object_encoder`: a Set Transformer and
     `ObjectCapsuleVotes`) turns a set of parts into object capsules whose votes explain
-    the parts' poses (`part_pose_log_likelihood`). The loss is the negative
+    the parts' poses (`part_pose_log_likelihood`; with votes in order, as for images,
+    the mixing weights are the vote presences unnormalised, as the official image
+    model; order-invariant votes are normalised). The loss is the negative
     log-likelihood of the parts, the penalty on dynamic object-part relations, and the
     prior and posterior sparsity losses (Sec. 2.3; weights as the official MNIST run).
 
@@ -241,7 +243,9 @@ class OCAE(_Trackers, SubModelConfig, keras.Model):
         votes, scales, vote_presence = (objects["votes"], objects["scales"],
                                         objects["vote_presence"])
         if not self.order_invariant:
-            return caps.part_pose_log_likelihood(target, presence, votes, scales, vote_presence)
+            # The official image model leaves the mixing weights unnormalised.
+            return caps.part_pose_log_likelihood(target, presence, votes, scales, vote_presence,
+                                                 normalize=False)
         b, k, n = ops.shape(votes)[0], self.n_objects, votes.shape[2]
         ll, posterior = caps.part_pose_log_likelihood(
             target, presence, ops.reshape(votes, (b, k * n, 1, self.vote_dims)),

@@ -24,10 +24,12 @@ from keras_unsup.recipes.options import Option
 
 BUDGET = Budget(steps=3000, batch_size=64, quick_steps=40, max_epochs=500)
 MIN_STEPS = 1000  # the templates only take shape after about a thousand steps
+# The official MNIST run's prior within-example constant, for its 32 object capsules.
+PRIOR_WITHIN_CONSTANT = 4.3
 OPTIONS = [
-    Option("part_capsules", "int", 24, "part capsules M (templates); the paper: 40 on MNIST",
+    Option("part_capsules", "int", 40, "part capsules M (templates); the official MNIST run's 40",
            minimum=1),
-    Option("object_capsules", "int", 16, "object capsules K; the paper: 32 on MNIST",
+    Option("object_capsules", "int", 32, "object capsules K; the official MNIST run's 32",
            minimum=1),
     Option("template_size", "int", None, "side of the square templates (default: 11 for "
            "28x28 images, in proportion otherwise)", minimum=1),
@@ -36,11 +38,18 @@ OPTIONS = [
     Option("special_features", "int", 16, "special features per part capsule", minimum=0),
     Option("object_features", "int", 32, "feature width of each object capsule", minimum=1),
     Option("filters", "ints", [32, 32, 64, 64], "filters of the part encoder's four 3x3 "
-           "convolutions (the paper: 128 each)"),
-    Option("pixel_scale", "float", 0.25, "standard deviation of the pixels in the image "
-           "likelihood", minimum=0.0, low_open=True),
-    Option("learning_rate", "float", 1e-3, "Adam's learning rate (the paper: RMSProp, 3e-5 "
-           "for 300k steps; more here, for a budget of thousands)", minimum=0.0, low_open=True),
+           "convolutions (the official run: 128 each, about 1.5x slower a step on a CPU)"),
+    Option("padding", "choice", "auto", "padding of those convolutions (valid: the official "
+           "run's; auto: valid where it leaves a feature map of at least 3x3, as on a 40x40 "
+           "canvas, else same)", choices=("auto", "valid", "same")),
+    Option("pixel_scale", "float", 1.0, "standard deviation of the pixels in the image "
+           "likelihood (the official run's 1)", minimum=0.0, low_open=True),
+    Option("prior_within_constant", "float", None, "what each image's object presences "
+           "should sum to (default: the official run's 4.3 for 32 objects, in proportion "
+           "for other counts)", minimum=0.0),
+    Option("learning_rate", "float", 1e-3, "Adam's learning rate (the official run: RMSProp "
+           "with momentum 0.9, 3e-5 for 300k steps at batch 128; more here, for a budget of "
+           "thousands)", minimum=0.0, low_open=True),
     Option("train_images", "int", None, "train on a random subset of this many training "
            "images (default: all; the readouts use every image)", minimum=1),
     Option("plot", "bool", True, "draw the templates, parts and presence figures"),
@@ -95,25 +104,64 @@ def stop_on_nan():
     return StopOnNaN()
 
 
-def build_scae(image_shape, *, part_capsules=24, object_capsules=16, template_size=11,
+def build_scae(image_shape, *, part_capsules=40, object_capsules=32, template_size=11,
                canvas_size=40, special_features=16, object_features=32,
-               filters=(32, 32, 64, 64), pixel_scale=0.25, n_classes=10, seed=None):
-    """An SCAE for images of `image_shape` (its PCAE and OCAE built and wired)."""
+               filters=(32, 32, 64, 64), padding="valid", pixel_scale=1.0,
+               prior_within_constant=None, n_classes=10, seed=None):
+    """An SCAE for images of `image_shape` (its PCAE and OCAE built and wired).
+
+    As the official MNIST run (Kosiorek et al., 2019): 40 parts, 32 objects, 3x3
+    convolutions of strides 2, 2, 1, 1 with valid padding, a Set Transformer of three
+    one-head blocks of width 16 and outputs of width 256, object MLPs of 128 units,
+    pixels of standard deviation 1, and the prior's within-example constant 4.3 for 32
+    objects (in proportion for other `object_capsules` when `prior_within_constant` is
+    None). Not as the official run: the convolutions have 32, 32, 64, 64 filters instead
+    of 128 each (`filters=(128,) * 4` is theirs; it makes a CPU step about 1.5x slower).
+    """
     from keras_unsup.builders.capsules import build_object_encoder, build_part_encoder
     from keras_unsup.layers.affine_templates import AffineTemplates
     from keras_unsup.models.scae import OCAE, PCAE, SCAE
 
     channels = image_shape[-1]
     part_encoder = build_part_encoder((canvas_size, canvas_size, channels), part_capsules,
-                                      n_features=special_features, filters=filters, seed=seed)
+                                      n_features=special_features, filters=filters,
+                                      padding=padding, seed=seed)
     templates = AffineTemplates(part_capsules, template_size, canvas_size, channels, seed=seed,
                                 name="templates")
     pcae = PCAE(part_encoder, templates, image_shape, pixel_scale=pixel_scale, seed=seed)
     part_dims = 7 + special_features + template_size * template_size * channels
     object_encoder = build_object_encoder(part_capsules, part_dims, object_capsules,
-                                          n_features=object_features, seed=seed)
-    ocae = OCAE(object_encoder, n_classes=n_classes)
+                                          dim=16, num_heads=1, num_blocks=3, output_dim=256,
+                                          n_features=object_features, hidden=128, seed=seed)
+    if prior_within_constant is None:
+        prior_within_constant = PRIOR_WITHIN_CONSTANT * object_capsules / 32
+    ocae = OCAE(object_encoder, n_classes=n_classes, prior_within_constant=prior_within_constant)
     return SCAE(pcae, ocae)
+
+
+def encoder_padding(padding, canvas_size, n_layers):
+    """The part encoder's padding: `"auto"` is `"valid"` (the official run's) where the
+    canvas leaves a feature map of at least 3x3 after `n_layers` convolutions of strides
+    2, 2, 1, ..., else `"same"`."""
+    from keras_unsup.builders.capsules import valid_output_side
+
+    if padding != "auto":
+        return padding
+    strides = [2 if i < 2 else 1 for i in range(n_layers)]
+    return "valid" if valid_output_side(canvas_size, strides) >= 3 else "same"
+
+
+def scae_from_options(image_shape, settings, template_size, canvas_size, n_classes=10,
+                      seed=None):
+    """`build_scae` with a run's options (`settings`) and its checked sizes."""
+    padding = encoder_padding(settings["padding"], canvas_size, len(settings["filters"]))
+    return build_scae(image_shape, part_capsules=settings["part_capsules"],
+                      object_capsules=settings["object_capsules"], template_size=template_size,
+                      canvas_size=canvas_size, special_features=settings["special_features"],
+                      object_features=settings["object_features"], filters=settings["filters"],
+                      padding=padding, pixel_scale=settings["pixel_scale"],
+                      prior_within_constant=settings["prior_within_constant"],
+                      n_classes=n_classes, seed=seed)
 
 
 def encode_capsules(model, x, batch_size=256):
@@ -177,6 +225,15 @@ def run_scae(config, data, run):
     check_image_array(data.x_test, "x_test")
     template, canvas = check_sizes(config, data.image_shape)
     settings = config.options
+    if encoder_padding(settings["padding"], canvas, len(settings["filters"])) == "valid":
+        from keras_unsup.builders.capsules import valid_output_side
+
+        n = len(settings["filters"])
+        if valid_output_side(canvas, [2 if i < 2 else 1 for i in range(n)]) < 1:
+            label = config.label("padding")
+            raise ValueError(f"`{label}` 'valid' leaves no feature map on a {canvas}x{canvas} "
+                             f"canvas after {n} convolutions; use 'same' or 'auto'. Received: "
+                             f"{label}='valid'")
     x = data.x_train
     n_sub = settings["train_images"]
     if n_sub is not None and n_sub < len(x):
@@ -184,12 +241,8 @@ def run_scae(config, data, run):
         x = x[np.sort(rng.choice(len(x), n_sub, replace=False))]
     batch_size = BUDGET.batch_for(config, len(x))
     epochs = BUDGET.epochs(config, len(x), batch_size)
-    model = build_scae(data.image_shape, part_capsules=settings["part_capsules"],
-                       object_capsules=settings["object_capsules"], template_size=template,
-                       canvas_size=canvas, special_features=settings["special_features"],
-                       object_features=settings["object_features"],
-                       filters=settings["filters"], pixel_scale=settings["pixel_scale"],
-                       n_classes=data.n_classes or 10, seed=config.seed)
+    model = scae_from_options(data.image_shape, settings, template, canvas,
+                              n_classes=data.n_classes or 10, seed=config.seed)
     # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"], clipnorm=5.0))
     train_ds = image_dataset(x, batch_size, seed=config.seed, drop_remainder=True)
@@ -363,5 +416,6 @@ def ablation_markdown(summary):
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["BUDGET", "NaNLossError", "ablate_scae", "ablation_markdown", "fit_constellation_ocae", "OPTIONS", "build_scae", "check_sizes", "default_sizes",
-           "evaluate_capsules", "stop_on_nan"]
+__all__ = ["BUDGET", "NaNLossError", "OPTIONS", "ablate_scae", "ablation_markdown", "build_scae",
+           "check_sizes", "default_sizes", "encoder_padding", "evaluate_capsules",
+           "fit_constellation_ocae", "scae_from_options", "stop_on_nan"]

@@ -127,17 +127,20 @@ def test_template_mixture_likelihood_equals_a_brute_force_sum():
     np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
-def test_part_pose_likelihood_equals_a_brute_force_mixture():
+@pytest.mark.parametrize("normalize", [True, False])
+def test_part_pose_likelihood_equals_a_brute_force_mixture(normalize):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(2, 3, 2)).astype("float32")
     presence = rng.uniform(size=(2, 3)).astype("float32")
     votes = rng.normal(size=(2, 4, 3, 2)).astype("float32")
     scales = rng.uniform(0.5, 1.5, size=(2, 4, 3)).astype("float32")
     vote_presence = rng.uniform(size=(2, 4, 3)).astype("float32")
-    ll, posterior = caps.part_pose_log_likelihood(x, presence, votes, scales, vote_presence)
+    ll, posterior = caps.part_pose_log_likelihood(x, presence, votes, scales, vote_presence,
+                                                  normalize=normalize)
     dummy = 0.01
     w = np.concatenate([vote_presence, np.full((2, 1, 3), dummy)], axis=1)
-    w = w / w.sum(axis=1, keepdims=True)
+    if normalize:  # else the official image model's unnormalised weights
+        w = w / w.sum(axis=1, keepdims=True)
     density = np.prod(np.exp(-0.5 * ((x[:, None] - votes) / scales[..., None]) ** 2)
                       / (scales[..., None] * np.sqrt(2 * np.pi)), axis=-1)
     density = np.concatenate([density, np.full((2, 1, 3), dummy)], axis=1)
@@ -231,6 +234,10 @@ def test_bad_sizes_are_refused_before_any_work():
         build_object_encoder(M, 10, 0)
     with pytest.raises(ValueError, match="template_size.*fit the canvas"):
         AffineTemplates(M, 20, CANVAS)
+    with pytest.raises(ValueError, match="padding='valid' the canvas \\(12, 12\\) is too small"):
+        build_part_encoder((CANVAS, CANVAS, 1), M, padding="valid")
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        build_part_encoder((CANVAS, CANVAS, 1), M, padding="full")
 
 
 def test_order_invariant_ocae_gives_each_point_a_posterior_over_objects():

@@ -19,6 +19,27 @@ def _tiny(size=12, n=40, nan=False):
     return Dataset("tiny", x[: n // 2], y[: n // 2], x[n // 2:], y[n // 2:], ("a", "b"))
 
 
+def test_defaults_follow_the_official_mnist_run():
+    from keras_unsup.recipes.capsules import build_scae, encoder_padding
+
+    model = build_scae((28, 28, 1), template_size=11, canvas_size=40)
+    assert (model.pcae.n_parts, model.ocae.n_objects) == (40, 32)
+    assert model.pcae.pixel_scale == 1.0
+    assert model.ocae.prior_within_constant == pytest.approx(4.3)
+    st = model.ocae.object_encoder.get_layer("set_transformer")
+    assert (st.num_blocks, st.num_heads, st.dim, st.output_dim) == (3, 1, 16, 256)
+    # valid padding: 40 -> 19 -> 9 -> 7 -> 5 positions
+    assert model.pcae.part_encoder.get_layer("conv_4").output.shape[1:3] == (5, 5)
+    # the within-example constant in proportion to the objects
+    small = build_scae((28, 28, 1), object_capsules=16, template_size=11, canvas_size=40)
+    assert small.ocae.prior_within_constant == pytest.approx(4.3 / 2)
+    # "auto" padding is valid where at least 3x3 positions are left
+    assert encoder_padding("auto", 40, 4) == "valid"
+    assert encoder_padding("auto", 34, 4) == "valid"  # 34 -> 16 -> 7 -> 5 -> 3
+    assert encoder_padding("auto", 17, 4) == "same"
+    assert encoder_padding("valid", 17, 4) == "valid"
+
+
 def test_default_sizes_are_the_papers_for_28x28_and_in_proportion_otherwise():
     assert default_sizes(28) == (11, 40)
     assert default_sizes(8) == (3, 11)
@@ -32,6 +53,8 @@ def test_default_sizes_are_the_papers_for_28x28_and_in_proportion_otherwise():
                           r"Received: --set canvas_size=10"),
     ({"part_capsules": 0}, r"`--set part_capsules` must be an integer >= 1"),
     ({"object_capsules": 0}, r"`--set object_capsules` must be an integer >= 1"),
+    ({"padding": "valid"}, r"`--set padding` 'valid' leaves no feature map on a 17x17 canvas.*"
+                           r"Received: --set padding='valid'"),
 ])
 def test_bad_options_are_refused_before_any_work(tmp_path, options, match):
     with pytest.raises(ValueError, match=match):
