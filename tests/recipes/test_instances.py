@@ -6,7 +6,8 @@ import pytest
 
 from keras_unsup.data import load_dataset
 from keras_unsup.data.datasets import Dataset
-from keras_unsup.recipes import get_recipe, run_recipe
+from keras_unsup.recipes import get_recipe, instances, run_recipe
+from keras_unsup.recipes.instances import EXACT_SOFTMAX_MAX, NCE_PROXIMAL
 
 METHODS = ("exemplar-cnn", "nat", "npid")
 
@@ -34,6 +35,35 @@ def test_state_sized_from_the_data_and_bad_options_refused(method, options, mess
         run_recipe(method, data=_small_digits(), epochs=1, verbose=0, **options)
 
 
+class _Config:
+    def __init__(self, **options):
+        self.options = {"exact_softmax": None, "nce_negatives": None, "proximal": None,
+                        **options}
+
+    def label(self, name):
+        return f"--set {name}"
+
+
+@pytest.mark.parametrize("n, options, negatives, proximal", [
+    (10_000, {}, None, 0.0),                       # a bank this size: the exact softmax
+    (EXACT_SOFTMAX_MAX, {}, None, 0.0),
+    (EXACT_SOFTMAX_MAX + 1, {}, 4096, NCE_PROXIMAL),  # larger: NCE and its proximal term
+    (10_000, {"nce_negatives": 512}, 512, NCE_PROXIMAL),  # asking for NCE chooses it
+    (10_000, {"exact_softmax": False}, 4096, NCE_PROXIMAL),
+    (3_000, {"exact_softmax": False}, 2999, NCE_PROXIMAL),
+    (200_000, {"exact_softmax": True, "proximal": 5.0}, None, 5.0),
+])
+def test_npid_softmax_estimate_follows_the_bank_size(n, options, negatives, proximal):
+    sizes = instances._sizes("npid", _Config(**options), n)
+    assert sizes == {"memory_size": n, "nce_negatives": negatives, "proximal": proximal}
+
+
+def test_npid_refuses_both_estimates_at_once():
+    with pytest.raises(ValueError, match=r"`--set exact_softmax` and `--set nce_negatives` ask "
+                                         r"for two estimates.*nce_negatives=64"):
+        instances._sizes("npid", _Config(exact_softmax=True, nce_negatives=64), 1000)
+
+
 def test_command_line_labels_name_the_flag():
     with pytest.raises(ValueError, match=r"`--set n_exemplars` must be an integer in \[2, 200\]"):
         run_recipe("exemplar-cnn", data=_small_digits(), epochs=1, verbose=0,
@@ -46,7 +76,6 @@ def test_nan_images_are_refused_before_any_work(method, monkeypatch):
     x = data.x_train.copy()
     x[3, 2, 2, 0] = np.nan
     bad = Dataset("digits-nan", x, data.y_train, data.x_test, data.y_test)
-    from keras_unsup.recipes import instances
 
     def no_model(*args, **kwargs):
         raise AssertionError("a model was built")
@@ -72,7 +101,9 @@ def test_recipe_writes_metrics_figures_and_a_loadable_model(method, tmp_path):
     model = keras.saving.load_model(out / "model.keras")
     assert model.predict(data.x_test[:3], verbose=0).shape == (3, 128)
     if method == "npid":
-        assert metrics["memory_size"] == 300 and metrics["nce_negatives"] == 299
+        # 300 images: the exact softmax over the bank, no proximal term (the data's rule)
+        assert metrics["memory_size"] == 300 and metrics["nce_negatives"] is None
+        assert metrics["proximal"] == 0.0
         assert (out / "npid_neighbours.png").stat().st_size > 1000
         assert model.memory_bank.bank.shape == (300, 128)
     if method == "exemplar-cnn":
