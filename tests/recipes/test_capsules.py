@@ -24,7 +24,7 @@ def test_defaults_follow_the_official_mnist_run():
 
     model = build_scae((28, 28, 1), template_size=11, canvas_size=40)
     assert (model.pcae.n_parts, model.ocae.n_objects) == (40, 32)
-    assert model.pcae.pixel_scale == 1.0
+    assert model.pcae.pixel_scale == 0.25  # not the official 1: see build_scae
     assert model.ocae.prior_within_constant == pytest.approx(4.3)
     st = model.ocae.object_encoder.get_layer("set_transformer")
     assert (st.num_blocks, st.num_heads, st.dim, st.output_dim) == (3, 1, 16, 256)
