@@ -13,6 +13,13 @@ Defaults come from the data, never its name: the budget is in optimizer steps
 (`BUDGET`), and the views' random crop from the image size (`default_crop_scale`), so a
 named dataset and a folder holding the same images get the same settings. A streamed
 folder trains from its stream (`two_view_stream`) and is encoded batch by batch.
+
+`self_label_steps` > 0 adds SCAN's self-labelling (Van Gansbeke et al., ECCV 2020;
+`keras_unsup.models.self_labelling.SelfLabelling`) after CC: the model is tuned on its
+own confident clusters of weakly shifted views, as labels of CC's strongly augmented
+views; the metrics then also hold CC's ACC before it (`acc_before_self_label`). It is
+off by default: on a 10,000-image Fashion-MNIST subset it took ACC from .739 to .713
+and left one cluster with 1% of the images.
 """
 
 import numpy as np
