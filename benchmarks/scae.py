@@ -11,9 +11,14 @@ command, machine, sizes and the gap to the paper's 300k steps at batch 128.
 `--dataset digits` is scikit-learn's 8x8 digits upsampled (`--upsample 3`: 24x24,
 bilinear) so that parts of a few pixels fit; 28x28 images are used as they are.
 
-    nice -n 10 python benchmarks/scae.py --dataset fashion_mnist --budget-s 900 \
-        --train-images 10000 --test-images 2000
-    nice -n 10 python benchmarks/scae.py --dataset digits --upsample 3 --budget-s 900
+    nice -n 10 python benchmarks/scae.py --dataset fashion_mnist --budget-s 1800 \
+        --train-images 10000 --test-images 2000 --name fashion_mnist
+    nice -n 10 python benchmarks/scae.py --dataset digits --upsample 3 --budget-s 1800 \
+        --name digits
+
+The step is timed under the run's own conditions (its options, seeded deterministic ops);
+on a shared machine whose load rises during the run the training takes longer than the
+budget.
 
 `--constellations` runs the paper's constellation check instead (the OCAE alone on
 square + triangle point sets, `fit_constellation_ocae`) and writes
