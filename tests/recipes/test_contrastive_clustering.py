@@ -34,12 +34,12 @@ def test_cc_is_a_clustering_method_with_declared_options():
 
 
 def test_crop_scale_follows_the_image_size_and_the_budget_its_number():
-    # Every crop keeps at least 60% of the area, and a 5x5 crop at least 6x6 pixels.
-    assert default_crop_scale((8, 8, 1)) == (0.6, 1.0)
+    # Every crop keeps at least 30% of the area, and at least 6x6 pixels.
+    assert default_crop_scale((8, 8, 1)) == (0.5625, 1.0)
     assert default_crop_scale((5, 5, 1)) == (1.0, 1.0)
     assert default_crop_scale((7, 7, 1)) == pytest.approx((36 / 49, 1.0))
-    assert default_crop_scale((28, 28, 1)) == (0.6, 1.0)
-    assert default_crop_scale((32, 32, 3)) == (0.6, 1.0)
+    assert default_crop_scale((28, 28, 1)) == (0.3, 1.0)
+    assert default_crop_scale((32, 32, 3)) == (0.3, 1.0)
     assert default_crop_scale((7, 32, 3)) == default_crop_scale((7, 7, 1))  # the short side
     low = [default_crop_scale((s, s, 1))[0] for s in range(5, 33)]
     assert all(a >= b for a, b in zip(low, low[1:]))  # never more cropping for less image
@@ -65,7 +65,7 @@ def test_run_scores_the_cluster_head_and_the_backbone(data, tmp_path):
     out = tmp_path / "cc"
     metrics = run_recipe("cc", data=data, out_dir=out, **SMALL)
     assert metrics["n_clustered"] == 200 and metrics["n_clusters"] == 10
-    assert metrics["crop_scale"] == [0.6, 1.0]  # from the 8x8 images
+    assert metrics["crop_scale"] == [0.5625, 1.0]  # from the 8x8 images
     assert metrics["steps"] == 2 * (200 // 200) and metrics["batch_size"] == 200
     assert metrics["optimizer_steps"] == metrics["steps"]
     for key in ("acc", "nmi", "ari", "linear_probe_acc", "knn_acc", "kmeans_acc"):
