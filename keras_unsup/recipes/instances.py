@@ -225,6 +225,8 @@ def train_instances(method, config, data, run):
                                n_x=len(x) * repeats, batch_size=batch_size, epochs=epochs,
                                model_keys=_MODEL_KEYS)
     metrics["train_images"] = len(x)
+    if method == "npid":
+        metrics["softmax"] = "exact" if model.nce_negatives is None else "nce"
     if repeats > 1:
         metrics["seed_repeats_per_epoch"] = repeats
     if method == "npid" and run and settings["plot"]:
