@@ -43,6 +43,17 @@ def test_crop_scale_follows_the_image_size_and_the_budget_its_number():
     assert default_crop_scale((7, 32, 3)) == default_crop_scale((7, 7, 1))  # the short side
     low = [default_crop_scale((s, s, 1))[0] for s in range(5, 33)]
     assert all(a >= b for a, b in zip(low, low[1:]))  # never more cropping for less image
+    # The area floor grows with the data: 30% up to 10,000 images, 60% from 60,000.
+    for n in (None, 500, 1797, 10_000):
+        assert default_crop_scale((28, 28, 1), n) == (0.3, 1.0)
+    assert default_crop_scale((28, 28, 1), 60_000) == pytest.approx((0.6, 1.0))
+    assert default_crop_scale((28, 28, 1), 70_000) == pytest.approx((0.6, 1.0))
+    assert default_crop_scale((28, 28, 1), 20_000)[0] == pytest.approx(
+        0.3 + 0.3 * np.log(2) / np.log(6))
+    grown = [default_crop_scale((32, 32, 3), n)[0] for n in range(5_000, 80_001, 5_000)]
+    assert all(a <= b for a, b in zip(grown, grown[1:]))  # never more cropping for more data
+    assert default_crop_scale((8, 8, 1), 1797) == (0.5625, 1.0)  # the pixel floor still holds
+    assert default_crop_scale((8, 8, 1), 70_000) == pytest.approx((0.6, 1.0))
     config = RunConfig("cc")
     for n in (1797, 10000, 70000):  # the same steps, whatever the data's size
         epochs = BUDGET.epochs(config, n)
