@@ -18,6 +18,7 @@ from keras_unsup.models.rbm import RBM
 from keras_unsup.models.relative_position import RelativePosition
 from keras_unsup.models.rotnet import RotNet
 from keras_unsup.models.scae import OCAE, PCAE, SCAE
+from keras_unsup.models.self_labelling import SelfLabelling
 from keras_unsup.models.simclr import SimCLR
 from keras_unsup.models.split_brain import SplitBrain
 from keras_unsup.models.wgan_gp import WGANGP
@@ -25,4 +26,4 @@ from keras_unsup.models.wgan_gp import WGANGP
 __all__ = ["ContextEncoder", "Counting", "Jigsaw", "RelativePosition",
            "BEGAN", "Colorization", "ContrastiveClustering", "DBN", "DEC", "ExemplarCNN", "GAN",
            "IDEC", "InfoGAN", "MoCo", "NAT", "NPID", "OCAE", "PCAE", "RBM", "RotNet", "SCAE",
-           "SimCLR", "SplitBrain", "WGANGP"]
+           "SelfLabelling", "SimCLR", "SplitBrain", "WGANGP"]

@@ -70,7 +70,12 @@ OPTIONS = {
         Option("temperature", "float", 0.1, "temperature of the InfoNCE loss", minimum=0.0,
                low_open=True),
         Option("projection_dim", "int", 128, "output width of the MLP projection head the "
-               "loss reads (null: none, the embedding itself)", minimum=1, nullable=True)],
+               "loss reads (null: none, the embedding itself)", minimum=1, nullable=True),
+        # MoCo v2's cosine schedule did not help here: on all 60,000 Fashion-MNIST images it
+        # scored probe .897 and kNN .866, the constant rate .8975 and .8715.
+        Option("lr_schedule", "choice", "constant", "learning rate over the run: constant, or "
+               "cosine (decays to 0 over the budget's steps, as in MoCo v2)",
+               choices=("cosine", "constant"))],
     "simclr": _COMMON + _VIEWS + [
         Option("temperature", "float", 0.5, "temperature of the NT-Xent loss", minimum=0.0,
                low_open=True),
@@ -215,19 +220,43 @@ def image_batches(x, train_data, batch_size, seed):
     return image_dataset(x, batch_size, seed=seed, drop_remainder=True)
 
 
-def model_to_train(method, model_class, build, config, data, settings):
-    """A compiled model to train: `init_model`'s (weights and optimizer state), or
-    `build()`'s, compiled with Adam at the `learning_rate` option."""
+def _cosine(learning_rate, total_steps, done=0):
+    """Cosine decay from `learning_rate` to 0 over `total_steps` steps that start after
+    `done` steps (a model trained further restarts the decay where its optimizer is)."""
     import keras
 
+    if not total_steps:
+        raise ValueError("`total_steps` must be given with `lr_schedule='cosine'`.")
+    if done:
+        return keras.optimizers.schedules.CosineDecay(
+            learning_rate, int(total_steps), warmup_target=learning_rate, warmup_steps=done)
+    return keras.optimizers.schedules.CosineDecay(learning_rate, int(total_steps))
+
+
+def model_to_train(method, model_class, build, config, data, settings, total_steps=None):
+    """A compiled model to train: `init_model`'s (weights and optimizer state), or
+    `build()`'s, compiled with Adam at the `learning_rate` option, held constant or, with
+    the `lr_schedule` option `"cosine"`, decayed to 0 over `total_steps` optimizer steps
+    (Loshchilov and Hutter, ICLR 2017, as MoCo v2 trains: Chen et al., 2020)."""
+    import keras
+
+    cosine = settings.get("lr_schedule", "constant") == "cosine"
     if settings.get("init_model"):
         # Go on training a saved model: its weights, queue and optimizer state carry over.
-        return load_init_model(settings["init_model"], model_class, method, data.image_shape,
-                               lambda m: m.encoder.input_shape[1:],
-                               label=config.label("init_model"))
+        model = load_init_model(settings["init_model"], model_class, method, data.image_shape,
+                                lambda m: m.encoder.input_shape[1:],
+                                label=config.label("init_model"))
+        if cosine:  # a fresh decay over this run's steps, from the saved step count on
+            done = int(model.optimizer.iterations.numpy())
+            model.optimizer.learning_rate = _cosine(settings["learning_rate"], total_steps,
+                                                    done)
+        return model
     model = build()
+    learning_rate = settings["learning_rate"]
+    if cosine:
+        learning_rate = _cosine(learning_rate, total_steps)
     # No jit_compile: runs enable op determinism (same seed, same metrics), which XLA lacks.
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
 
 
@@ -243,7 +272,7 @@ def train_self_supervised(method, config, data, run):
     model = model_to_train(
         method, _model_class(method),
         lambda: _build_model(method, data.image_shape, settings, config.seed, n_x),
-        config, data, settings)
+        config, data, settings, total_steps=epochs * (n_x // batch_size))
     if method == "rotnet":
         train_ds = image_batches(x, train_data, batch_size, config.seed)
     else:

@@ -26,18 +26,24 @@ def test_budget_turns_steps_into_epochs_by_the_data_size():
         budget.epochs(RunConfig("m", epochs=0), 50000)
 
 
-def test_budgets_are_steps_the_same_for_a_large_and_a_small_set():
-    from keras_unsup.recipes import self_supervised
+@pytest.mark.parametrize("method,passes", [("moco", 15), ("nat", 20), ("npid", 20)])
+def test_budgets_are_steps_the_same_for_a_large_and_a_small_set(method, passes):
+    from keras_unsup.recipes import instances, self_supervised
 
-    config = RunConfig("moco")
-    budget = self_supervised.BUDGETS["moco"]
+    config = RunConfig(method)
+    budget = {**self_supervised.BUDGETS, **instances.BUDGETS}[method]
+    # Methods that refresh a per-image state once a pass (MoCo's queue, NAT's targets,
+    # NPID's memory bank) see a large set at least this many times.
+    assert budget.min_epochs == passes
+    assert budget.epochs(config, 60000) == passes
     for n in (1000, 5000, 10000, 60000):
         epochs = budget.epochs(config, n)
         per_epoch = n // budget.batch_size
         steps = epochs * per_epoch
-        # The budget's steps, never fewer, whatever the size; a large set is seen at
-        # least `min_epochs` times.
-        assert budget.steps <= steps
+        # The budget's steps, never fewer, whatever the size (unless a tiny set would
+        # need more than `max_epochs` passes); a large set is seen at least `min_epochs`
+        # times.
+        assert budget.steps <= steps or epochs == budget.max_epochs
         assert steps < budget.steps + per_epoch or epochs == budget.min_epochs
 
 

@@ -147,6 +147,36 @@ def test_filters_widen_the_convnet_and_are_reported(tmp_path):
     assert metrics["filters"] == [8, 12]
 
 
+def test_moco_learning_rate_decays_over_the_budget_unless_constant(tmp_path):
+    """MoCo v2's cosine schedule: from `learning_rate` to 0 over the run's optimizer
+    steps; the schedule saves and loads with the model; `constant` (the default) keeps
+    Adam's rate."""
+    data = _small_digits()
+    metrics = run_recipe("moco", data=data, epochs=2, verbose=0, plot=False, queue_size=16,
+                         embedding_dim=16, lr_schedule="cosine", out_dir=tmp_path / "cosine")
+    steps = metrics["epochs"] * (data.n_train // metrics["batch_size"])
+    model = keras.saving.load_model(tmp_path / "cosine" / "model.keras")
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == steps and schedule.initial_learning_rate == 1e-3
+    assert int(model.optimizer.iterations.numpy()) == steps
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(steps // 2)) == pytest.approx(5e-4, rel=1e-3)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)  # at the end
+    # Trained further, the decay restarts from the saved optimizer's step count.
+    run_recipe("moco", data=data, epochs=1, verbose=0, plot=False, out_dir=tmp_path / "more",
+               lr_schedule="cosine", init_model=str(tmp_path / "cosine" / "model.keras"))
+    further = keras.saving.load_model(tmp_path / "more" / "model.keras")
+    assert float(further.optimizer._learning_rate(steps)) == pytest.approx(1e-3)
+    assert int(further.optimizer.iterations.numpy()) > steps
+    run_recipe("moco", data=data, epochs=1, verbose=0, plot=False, queue_size=16,
+               embedding_dim=16, out_dir=tmp_path / "constant")
+    model = keras.saving.load_model(tmp_path / "constant" / "model.keras")
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        run_recipe("moco", data=data, epochs=1, verbose=0, lr_schedule="linear")
+
+
 @pytest.mark.parametrize("bad", [64, [8], [8, 0], ["a", 8]])
 def test_bad_filters_are_refused_before_training(bad):
     with pytest.raises(ValueError, match=r"`filters` must be"):
