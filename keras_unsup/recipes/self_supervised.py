@@ -49,7 +49,7 @@ _VIEWS = [
 COMMON_OPTIONS = tuple(_COMMON)  # every self-supervised recipe's, for the other families' files
 
 
-def _with_defaults(options, **defaults):
+def with_defaults(options, **defaults):
     """`options` with the defaults of some replaced (a method's own choice)."""
     import dataclasses
 
@@ -61,7 +61,7 @@ OPTIONS = {
     # MoCo's embedding is wider and its views' crops milder than the others' (measured on
     # a 10,000-image Fashion-MNIST subset: probe .872 against .846 with 128-d, no head and
     # crops of 0.3-1; see the closing note of issue 13).
-    "moco": _with_defaults(_COMMON + _VIEWS, embedding_dim=512, crop_scale=[0.6, 1.0]) + [
+    "moco": with_defaults(_COMMON + _VIEWS, embedding_dim=512, crop_scale=[0.6, 1.0]) + [
         Option("queue_size", "int", None, "keys in the queue of negatives (default: "
                "sized against the training set, see `default_queue_size`)", minimum=1,
                nullable=True),

@@ -26,14 +26,14 @@ def test_budget_turns_steps_into_epochs_by_the_data_size():
         budget.epochs(RunConfig("m", epochs=0), 50000)
 
 
-@pytest.mark.parametrize("method,passes", [("moco", 15), ("nat", 20), ("npid", 20)])
+@pytest.mark.parametrize("method,passes", [("moco", 15), ("npid", 20)])
 def test_budgets_are_steps_the_same_for_a_large_and_a_small_set(method, passes):
     from keras_unsup.recipes import instances, self_supervised
 
     config = RunConfig(method)
     budget = {**self_supervised.BUDGETS, **instances.BUDGETS}[method]
-    # Methods that refresh a per-image state once a pass (MoCo's queue, NAT's targets,
-    # NPID's memory bank) see a large set at least this many times.
+    # Methods that refresh a per-image state once a pass (MoCo's queue, NPID's memory
+    # bank) see a large set at least this many times.
     assert budget.min_epochs == passes
     assert budget.epochs(config, 60000) == passes
     for n in (1000, 5000, 10000, 60000):

@@ -99,7 +99,10 @@ def test_recipe_writes_metrics_figures_and_a_loadable_model(method, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["family"] == "self-supervised"
     assert (out / "tsne.png").stat().st_size > 1000
     model = keras.saving.load_model(out / "model.keras")
-    assert model.predict(data.x_test[:3], verbose=0).shape == (3, 128)
+    # the embedding's width is the method's declared default (NAT's is wider)
+    width = next(o.default for o in get_recipe(method).options if o.name == "embedding_dim")
+    assert model.predict(data.x_test[:3], verbose=0).shape == (3, width)
+    assert width == metrics["embedding_dim"] == (512 if method == "nat" else 128)
     if method == "npid":
         # 300 images: the exact softmax over the bank, no proximal term (the data's rule)
         assert metrics["memory_size"] == 300 and metrics["softmax"] == "exact"
@@ -112,6 +115,9 @@ def test_recipe_writes_metrics_figures_and_a_loadable_model(method, tmp_path):
         assert metrics["seed_repeats_per_epoch"] == 3  # 300 images: each seed 3 times an epoch
     if method == "nat":
         assert sorted(model.assignment.numpy()) == list(range(300))
+        assert model.targets.shape == (300, 128)  # on the sphere behind the 128-d head
+        norms = np.linalg.norm(model.targets.numpy(), axis=1)
+        np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
 @pytest.mark.slow
