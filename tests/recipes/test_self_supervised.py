@@ -6,6 +6,7 @@ import pytest
 
 from keras_unsup.data import load_dataset
 from keras_unsup.recipes import get_recipe, list_recipes, run_recipe
+from keras_unsup.recipes.self_supervised import WIDE_SET, default_moco_width
 
 
 def _small_digits():
@@ -17,6 +18,21 @@ def test_recipes_are_registered_in_the_self_supervised_family():
     for name in ("moco", "simclr", "rotnet"):
         assert names[name].family == "self-supervised" and names[name].clusters
     assert get_recipe("moco").summary.startswith("MoCo")
+
+
+def test_moco_width_follows_the_data_size():
+    assert default_moco_width(400) == default_moco_width(WIDE_SET - 1) == 512
+    assert default_moco_width(WIDE_SET) == default_moco_width(60000) == 1024
+    from keras_unsup.recipes.base import RunConfig
+    from keras_unsup.recipes.self_supervised import _build_model, _settings
+
+    config = RunConfig("moco", options={o.name: o.default for o in get_recipe("moco").options})
+    settings = _settings(config, "moco")
+    for n, width in ((1000, 512), (60000, 1024)):
+        model = _build_model("moco", (8, 8, 1), settings, 0, n)
+        assert model.encoder.output_shape[-1] == width
+    settings["embedding_dim"] = 64  # an explicit width wins
+    assert _build_model("moco", (8, 8, 1), settings, 0, 60000).encoder.output_shape[-1] == 64
 
 
 def test_bad_moco_settings_are_refused_before_training():
@@ -43,8 +59,11 @@ def test_recipe_writes_metrics_plot_and_model(method, tmp_path):
     assert (out / "tsne.png").stat().st_size > 1000
     model = keras.saving.load_model(out / "model.keras")
     x = data.x_test[:4]
-    # the embedding's width is the method's declared default (MoCo's is wider)
+    # the embedding's width is the method's declared default (MoCo's, from the data's
+    # size: 512 for 400 images)
     width = next(o.default for o in get_recipe(method).options if o.name == "embedding_dim")
+    width = width or default_moco_width(data.n_train)
+    assert width == (512 if method == "moco" else 128)
     assert model.predict(x, verbose=0).shape == (4, width) == (4, metrics["embedding_dim"])
 
 
@@ -71,7 +90,7 @@ def test_init_model_trains_a_saved_moco_further(tmp_path):
                          verbose=0, plot=False, init_model=str(first / "model.keras"))
     assert metrics["init_model"] == str(first / "model.keras") and metrics["epochs"] == 1
     # the settings reported are the saved model's (queue 64, 128-d), not the recipe's
-    # defaults (sized from the data; 512-d)
+    # defaults (sized from the data; 1,024-d)
     assert metrics["queue_size"] == 64 and metrics["embedding_dim"] == 128
     again = keras.saving.load_model(tmp_path / "second" / "model.keras")
     # the optimizer went on counting from the saved model's steps: one more epoch of them
