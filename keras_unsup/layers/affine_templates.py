@@ -68,8 +68,28 @@ def warp_templates(templates, pose, canvas_size):
     Returns:
         `(batch, n_templates, height, width, channels)`.
     """
+    return warp_template_banks([templates], pose, canvas_size)[0]
+
+
+def warp_template_banks(banks, pose, canvas_size):
+    """`warp_templates` of several banks of the same `(n_templates, h, w)` under the same
+    poses (e.g. the templates' values and their alpha channel), the sampling grid
+    computed once.
+
+    Each bank is warped on its own rather than as one concatenated bank: slicing the
+    channels apart afterwards costs a copy of the warped canvas each way (about 15% of
+    an SCAE training step on a CPU; the values are the same).
+
+    Args:
+        banks: a list of `(n_templates, h, w, channels_i)` tensors.
+        pose: `(batch, n_templates, 6)` affine poses.
+        canvas_size: `(height, width)` of the canvas.
+
+    Returns:
+        A list of `(batch, n_templates, height, width, channels_i)` tensors.
+    """
     height, width = canvas_size
-    n, h, w, channels = templates.shape
+    n, h, w = banks[0].shape[:3]
     ys, xs = np.meshgrid(np.linspace(-1.0, 1.0, height), np.linspace(-1.0, 1.0, width),
                          indexing="ij")
     xs = ops.convert_to_tensor(xs.reshape(-1).astype("float32"))
@@ -88,18 +108,20 @@ def warp_templates(templates, pose, canvas_size):
     # row for samples outside their template: no per-image copy of the templates, and
     # the gradient is one scatter into the table (about 2x faster a training step than
     # `take_along_axis` on templates broadcast to the batch; the same values).
-    table = ops.concatenate([ops.reshape(templates, (n * h * w, channels)),
-                             ops.zeros((1, channels), templates.dtype)], axis=0)
+    tables = [ops.concatenate([ops.reshape(t, (n * h * w, t.shape[-1])),
+                               ops.zeros((1, t.shape[-1]), t.dtype)], axis=0) for t in banks]
     first = ops.reshape(ops.arange(n, dtype="int32") * (h * w), (1, n, 1))
-    out = 0.0
+    outs = [0.0] * len(banks)
     for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
         r, cc = row0 + dr, col0 + dc
         inside = (r >= 0) & (r <= h - 1) & (cc >= 0) & (cc <= w - 1)
-        weight = (fr if dr else 1.0 - fr) * (fc if dc else 1.0 - fc)
+        weight = ((fr if dr else 1.0 - fr) * (fc if dc else 1.0 - fc))[..., None]
         index = ops.cast(ops.clip(r, 0, h - 1) * w + ops.clip(cc, 0, w - 1), "int32") + first
         index = ops.where(inside, index, n * h * w)
-        out = out + ops.take(table, index, axis=0) * weight[..., None]
-    return ops.reshape(out, (batch, n, height, width, channels))
+        outs = [out + ops.take(table, index, axis=0) * weight
+                for out, table in zip(outs, tables)]
+    return [ops.reshape(out, (batch, n, height, width, t.shape[-1]))
+            for out, t in zip(outs, banks)]
 
 
 @keras.saving.register_keras_serializable(package="keras_unsup")
@@ -176,9 +198,7 @@ class AffineTemplates(keras.layers.Layer):
 
     def call(self, pose, presence, intensity=None):
         values, alpha = self.templates()
-        warped = warp_templates(ops.concatenate([values, alpha], axis=-1), pose,
-                                self.canvas_size)
-        values, alpha = warped[..., :self.channels], warped[..., self.channels:]
+        values, alpha = warp_template_banks([values, alpha], pose, self.canvas_size)
         if intensity is not None:
             values = values * intensity[:, :, None, None, :]
         batch = ops.shape(pose)[0]
@@ -204,4 +224,5 @@ class AffineTemplates(keras.layers.Layer):
         return config
 
 
-__all__ = ["AffineTemplates", "POSE_DIMS", "geometric_transform", "pose_matrix", "warp_templates"]
+__all__ = ["AffineTemplates", "POSE_DIMS", "geometric_transform", "pose_matrix", "warp_template_banks",
+           "warp_templates"]

@@ -5,7 +5,12 @@ import scipy.ndimage
 import tensorflow as tf
 
 from keras_unsup.builders.capsules import build_object_encoder, build_part_encoder
-from keras_unsup.layers.affine_templates import AffineTemplates, geometric_transform, warp_templates
+from keras_unsup.layers.affine_templates import (
+    AffineTemplates,
+    geometric_transform,
+    warp_template_banks,
+    warp_templates,
+)
 from keras_unsup.models import _capsules as caps
 from keras_unsup.models.scae import OCAE, PCAE, SCAE
 
@@ -75,6 +80,32 @@ def test_warp_of_a_bank_gives_each_image_and_template_its_own_pose_and_channels(
             for ch in range(2):
                 expected = _warp_by_scipy(templates[m, ..., ch], pose[i, m], (11, 13))
                 np.testing.assert_allclose(out[i, m, ..., ch], expected, atol=1e-5)
+
+
+def test_banks_warped_apart_equal_one_concatenated_bank_in_values_and_gradients():
+    # the values and the alpha channel share a grid but are gathered from tables of their
+    # own: each must equal its channels of the concatenated warp, gradients included
+    rng = np.random.default_rng(6)
+    values = tf.Variable(rng.uniform(size=(4, 5, 6, 3)), dtype="float32")
+    alpha = tf.Variable(rng.uniform(size=(4, 5, 6, 1)), dtype="float32")
+    raw = tf.Variable(rng.normal(size=(2, 4, 6)), dtype="float32")
+    weights = rng.normal(size=(2, 4, 9, 10, 4)).astype("float32")
+
+    def loss(warped):
+        return tf.reduce_sum(warped * weights)
+
+    with tf.GradientTape(persistent=True) as tape:
+        pose = geometric_transform(raw)
+        together = warp_templates(tf.concat([values, alpha], axis=-1), pose, (9, 10))
+        apart = warp_template_banks([values, alpha], pose, (9, 10))
+        loss_together, loss_apart = loss(together), loss(tf.concat(apart, axis=-1))
+    assert [tuple(a.shape) for a in apart] == [(2, 4, 9, 10, 3), (2, 4, 9, 10, 1)]
+    np.testing.assert_allclose(np.asarray(apart[0]), np.asarray(together[..., :3]), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(apart[1]), np.asarray(together[..., 3:]), atol=1e-6)
+    for a, b in zip(tape.gradient(loss_apart, [values, alpha, raw]),
+                    tape.gradient(loss_together, [values, alpha, raw])):
+        assert float(tf.reduce_max(tf.abs(b))) > 0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
 
 
 def test_identity_pose_on_a_canvas_of_the_template_size_returns_the_template():
