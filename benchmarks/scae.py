@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 PAPER_STEPS, PAPER_BATCH = 300_000, 128
 KEYS = ("acc", "nmi", "ari", "posterior_acc", "linear_probe_acc", "images_per_second",
-        "final_image_ll", "final_part_ll", "mean_object_presence", "epochs", "batch_size",
+        "final_image_ll", "final_part_ll", "mean_object_presence", "object_presence_spread",
+        "epochs", "batch_size",
         "optimizer_steps", "template_size", "canvas_size", "wall_time_s")
 
 

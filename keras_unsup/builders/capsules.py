@@ -83,8 +83,8 @@ def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 
 
 def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_dims=POSE_DIMS,
                          dim=64, num_heads=4, num_blocks=2, output_dim=128, n_features=32,
-                         hidden=128, similarity=False, noise_scale=4.0, seed=None,
-                         name="object_encoder"):
+                         hidden=128, similarity=False, noise_scale=4.0, pooling="mab",
+                         seed=None, name="object_encoder"):
     """The OCAE's encoder: a Set Transformer over the parts, then object capsules
     (Kosiorek et al., 2019, Eq. 1-2).
 
@@ -99,6 +99,8 @@ def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_di
         output_dim: width of each object's encoding.
         n_features, hidden: the object capsules' feature width and MLP width.
         similarity: similarity transforms for OV and OP.
+        pooling: the Set Transformer's pooling onto the object capsules (`"mab"` or
+            `"attention"`, see `SetTransformer`).
         noise_scale: uniform noise on presence logits while training.
         seed: seed of the noise.
         name: the model's name.
@@ -116,7 +118,8 @@ def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_di
     parts = keras.Input((n_parts, part_dims), name="parts")
     presence = keras.Input((n_parts,), name="presence")
     h = SetTransformer(n_objects, dim=dim, output_dim=output_dim, num_heads=num_heads,
-                       num_blocks=num_blocks, name="set_transformer")(parts, presence)
+                       num_blocks=num_blocks, pooling=pooling,
+                       name="set_transformer")(parts, presence)
     outputs = ObjectCapsuleVotes(n_votes, n_features=n_features, hidden=hidden,
                                  vote_dims=vote_dims, similarity=similarity,
                                  noise_scale=noise_scale, seed=seed, name="object_capsules")(h)

@@ -25,6 +25,10 @@ class MultiheadAttentionBlock(keras.layers.Layer):
         num_heads: attention heads; `dim` must be divisible by it.
         layer_norm: apply the two layer normalisations (`LN`).
         ff_dim: hidden width of the row-wise feed-forward `rFF` (default `2 * dim`).
+        attention_only: return the multihead attention alone, `Multihead(X, Y, Y)`,
+            without the residual, the normalisations and `rFF` (the pooling of the
+            official Stacked Capsule Autoencoder code, Kosiorek et al. 2019: every
+            output is then a combination of the keys' values, never a constant).
 
     Call arguments:
         query: `(batch, n, dim)`.
@@ -41,7 +45,8 @@ class MultiheadAttentionBlock(keras.layers.Layer):
     TensorShape([2, 5, 16])
     """
 
-    def __init__(self, dim, num_heads=4, layer_norm=True, ff_dim=None, **kwargs):
+    def __init__(self, dim, num_heads=4, layer_norm=True, ff_dim=None, attention_only=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.dim = check_positive_int(dim, "dim")
         self.num_heads = check_positive_int(num_heads, "num_heads")
@@ -50,6 +55,7 @@ class MultiheadAttentionBlock(keras.layers.Layer):
                              f"num_heads={num_heads}")
         self.layer_norm = check_bool(layer_norm, "layer_norm")
         self.ff_dim = check_positive_int(ff_dim, "ff_dim", allow_none=True)
+        self.attention_only = check_bool(attention_only, "attention_only")
         hidden = self.ff_dim or 2 * self.dim
         self.query_dense = keras.layers.Dense(self.dim, name="query")
         self.key_dense = keras.layers.Dense(self.dim, name="key")
@@ -70,6 +76,9 @@ class MultiheadAttentionBlock(keras.layers.Layer):
         self.value_dense.build(key_shape)
         out_shape = (*query_shape[:-1], self.dim)
         self.output_dense.build(out_shape)
+        if self.attention_only:  # no residual, normalisation or rFF: no weights of theirs
+            self.built = True
+            return
         self.ff_hidden.build(out_shape)
         self.ff_out.build((*query_shape[:-1], self.ff_hidden.units))
         self.norm_1.build(out_shape)
@@ -96,6 +105,8 @@ class MultiheadAttentionBlock(keras.layers.Layer):
         attended = ops.einsum("bhnm,bhmd->bhnd", weights, v)
         batch, n = ops.shape(query)[0], ops.shape(query)[1]
         attended = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (batch, n, self.dim))
+        if self.attention_only:
+            return self.output_dense(attended)
         h = query + self.output_dense(attended)
         if self.layer_norm:
             h = self.norm_1(h)
@@ -108,5 +119,5 @@ class MultiheadAttentionBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(dim=self.dim, num_heads=self.num_heads, layer_norm=self.layer_norm,
-                      ff_dim=self.ff_dim)
+                      ff_dim=self.ff_dim, attention_only=self.attention_only)
         return config

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_unsup.checks import check_bool, check_int, check_positive_int
+from keras_unsup.checks import check_bool, check_choice, check_int, check_positive_int
 from keras_unsup.layers.multihead_attention_block import MultiheadAttentionBlock
 
 
@@ -27,6 +27,11 @@ class SetTransformer(keras.layers.Layer):
         num_blocks: self-attention blocks before the pooling (>= 0).
         num_inducing: inducing points of each `ISAB` (0: plain `SAB`s).
         layer_norm: layer normalisation inside the blocks.
+        pooling: `"mab"` (Lee et al.'s `PMA`, a full attention block on the seeds) or
+            `"attention"` (the official Stacked Capsule Autoencoder code's: multihead
+            attention of the seeds over the set, no residual to the seeds, so every
+            output is a combination of the set's values and cannot settle on a
+            constant that ignores the set).
 
     Call arguments:
         x: a set `(batch, n, features)`.
@@ -44,7 +49,7 @@ class SetTransformer(keras.layers.Layer):
     """
 
     def __init__(self, num_outputs, dim=64, output_dim=None, num_heads=4, num_blocks=2,
-                 num_inducing=0, layer_norm=True, **kwargs):
+                 num_inducing=0, layer_norm=True, pooling="mab", **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = check_positive_int(num_outputs, "num_outputs")
         self.dim = check_positive_int(dim, "dim")
@@ -53,6 +58,7 @@ class SetTransformer(keras.layers.Layer):
         self.num_blocks = check_int(num_blocks, "num_blocks", 0)
         self.num_inducing = check_int(num_inducing, "num_inducing", 0)
         self.layer_norm = check_bool(layer_norm, "layer_norm")
+        self.pooling = check_choice(pooling, "pooling", ("mab", "attention"))
         out = self.output_dim or self.dim
         self.input_dense = keras.layers.Dense(self.dim, name="input_projection")
         self.blocks = []
@@ -64,7 +70,9 @@ class SetTransformer(keras.layers.Layer):
                                                      self.layer_norm, name=f"isab_{i}_in"))
             self.blocks.append(block)
         self.output_dense = keras.layers.Dense(out, name="output_projection")
-        self.pool = MultiheadAttentionBlock(out, self.num_heads, self.layer_norm, name="pma")
+        self.pool = MultiheadAttentionBlock(out, self.num_heads, self.layer_norm,
+                                            attention_only=self.pooling == "attention",
+                                            name="pma")
 
     def build(self, x_shape, presence_shape=None):
         batch, n = x_shape[0], x_shape[1]
@@ -111,5 +119,6 @@ class SetTransformer(keras.layers.Layer):
         config = super().get_config()
         config.update(num_outputs=self.num_outputs, dim=self.dim, output_dim=self.output_dim,
                       num_heads=self.num_heads, num_blocks=self.num_blocks,
-                      num_inducing=self.num_inducing, layer_norm=self.layer_norm)
+                      num_inducing=self.num_inducing, layer_norm=self.layer_norm,
+                      pooling=self.pooling)
         return config

@@ -56,6 +56,44 @@ def test_attention_block_equals_a_hand_computed_single_head_attention():
     np.testing.assert_allclose(out[0], expected, atol=1e-5)
 
 
+def test_attention_only_block_is_the_attention_alone_without_weights_for_the_rest():
+    # the official SCAE code's pooling: Multihead(Q, K, V), no residual, norm or rFF
+    mab = MultiheadAttentionBlock(4, num_heads=2, attention_only=True)
+    q, k = _set(0, 3, 4, 2), _set(1, 5, 4, 2)
+    out = np.asarray(mab(q, k))
+    assert len(mab.weights) == 8  # query, key, value and output kernels and biases only
+    wv, bv = [np.asarray(w) for w in mab.value_dense.weights]
+    wo, bo = [np.asarray(w) for w in mab.output_dense.weights]
+    # keys all equal: every query attends to the same value, whatever the query
+    same = np.repeat(k[:, :1], 5, axis=1)
+    expected = (same[:, 0] @ wv + bv) @ wo + bo  # (batch, 4)
+    np.testing.assert_allclose(np.asarray(mab(q, same)), np.repeat(expected[:, None], 3, axis=1),
+                               atol=1e-5)
+    # ... and with different keys the output depends on the query (it is attention)
+    assert np.abs(out[:, 0] - out[:, 1]).max() > 1e-4
+    full = MultiheadAttentionBlock(4, num_heads=2)
+    full(q, k)
+    assert len(full.weights) > 8
+
+
+def test_attention_pooling_follows_the_set_where_the_pma_block_may_not():
+    # pooling="attention" has no path from the seeds to the output that skips the set:
+    # the outputs for a set of identical elements are those elements' values, the same
+    # for every seed
+    layer = SetTransformer(num_outputs=3, dim=8, num_heads=2, num_blocks=1, pooling="attention")
+    x = np.repeat(_set()[:, :1], 6, axis=1)
+    out = np.asarray(layer(x))
+    assert out.shape == (3, 3, 8)
+    np.testing.assert_allclose(out[:, 0], out[:, 1], atol=1e-5)
+    np.testing.assert_allclose(out[:, 0], out[:, 2], atol=1e-5)
+    mab = SetTransformer(num_outputs=3, dim=8, num_heads=2, num_blocks=1, pooling="mab")
+    assert np.abs(np.asarray(mab(x))[:, 0] - np.asarray(mab(x))[:, 1]).max() > 1e-3
+    clone = SetTransformer.from_config(layer.get_config())
+    assert clone.get_config()["pooling"] == "attention"
+    with pytest.raises(ValueError, match="pooling.*Received: pooling='max'"):
+        SetTransformer(2, pooling="max")
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="divisible by `num_heads`.*dim=10, num_heads=4"):
         MultiheadAttentionBlock(10, num_heads=4)
@@ -80,8 +118,10 @@ def test_saves_and_loads_in_safe_mode_with_identical_outputs(tmp_path):
     x_in = keras.Input((6, 5))
     p_in = keras.Input((6,))
     out = SetTransformer(num_outputs=3, dim=8, num_heads=2, num_inducing=2)(x_in, p_in)
-    model = keras.Model([x_in, p_in], out)
+    pooled = SetTransformer(num_outputs=3, dim=8, num_heads=2, pooling="attention")(x_in, p_in)
+    model = keras.Model([x_in, p_in], [out, pooled])
     x, p = _set(), np.random.default_rng(3).uniform(size=(3, 6)).astype("float32")
     model.save(tmp_path / "st.keras")
     loaded = keras.saving.load_model(tmp_path / "st.keras")
-    np.testing.assert_array_equal(np.asarray(model([x, p])), np.asarray(loaded([x, p])))
+    for a, b in zip(model([x, p]), loaded([x, p])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -28,6 +28,11 @@ def test_defaults_follow_the_official_mnist_run():
     assert model.ocae.prior_within_constant == pytest.approx(4.3)
     st = model.ocae.object_encoder.get_layer("set_transformer")
     assert (st.num_blocks, st.num_heads, st.dim, st.output_dim) == (3, 1, 16, 256)
+    assert st.pooling == "mab"
+    # the official code's pooling onto the objects, as an option
+    official = build_scae((28, 28, 1), template_size=11, canvas_size=40,
+                          object_pooling="attention")
+    assert official.ocae.object_encoder.get_layer("set_transformer").pooling == "attention"
     # valid padding: 40 -> 19 -> 9 -> 7 -> 5 positions
     assert model.pcae.part_encoder.get_layer("conv_4").output.shape[1:3] == (5, 5)
     # the within-example constant in proportion to the objects
@@ -134,6 +139,10 @@ def test_a_small_run_writes_metrics_figures_and_a_model_and_a_rerun_reuses_it(tm
                          filters=[8, 8])
     for key in ("acc", "nmi", "ari", "linear_probe_acc", "posterior_acc", "images_per_second"):
         assert key in metrics and np.isfinite(metrics[key])
+    # the presences' spread over the test images, recomputed from the saved model
+    codes = keras.saving.load_model(tmp_path / "model.keras").predict(data.x_test, verbose=0)
+    spread = float(np.asarray(codes["object_presence"]).std(axis=0).mean())
+    assert metrics["object_presence_spread"] == pytest.approx(spread, rel=1e-3, abs=1e-6)
     assert metrics["optimizer_steps"] == 2 * (32 // 16)
     for name in ("templates.png", "parts.png", "presence.png", "model.keras", "metrics.json"):
         assert (tmp_path / name).is_file()
