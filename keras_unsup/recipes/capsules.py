@@ -22,8 +22,9 @@ import numpy as np
 from keras_unsup.recipes.base import Budget, register
 from keras_unsup.recipes.options import Option
 
-# 2,400 steps: the whole pipeline on 10,000 images within 30 minutes on the 2-core CPU even
-# when a step takes 0.7 s (3,000 steps took 24.6 and 29.6 minutes on two days).
+# 2,400 steps: the whole pipeline on 10,000 images took 24.9 minutes on the 2-core CPU
+# (2,500 steps at 8,000 training images, epochs rounded up); 3,000 steps took 24.6 and
+# 30.4 minutes on the same evening, as the machine's step time varied (0.35-0.78 s).
 BUDGET = Budget(steps=2400, batch_size=64, quick_steps=40, max_epochs=500)
 MIN_STEPS = 1000  # the templates only take shape after about a thousand steps
 # The official MNIST run's prior within-example constant, for its 32 object capsules.
