@@ -4,7 +4,7 @@ Measures, through `run_recipe("scae", ...)`: images per second of a training ste
 (measured on a fresh model after tracing, and the fit's own median), the unsupervised
 classification (k-means on the test images' object-capsule presences, Hungarian
 matching: ACC, NMI, ARI) and the linear probe on the capsule features, after about
-`--budget-s` seconds of training. The epochs are `max(1, round(budget_s / measured
+`--budget-s` seconds of training (or `--epochs`). The epochs are `max(1, round(budget_s / measured
 seconds per epoch))`. Results go to `benchmarks/results/scae_<name>.json` with the
 command, machine, sizes and the gap to the paper's 300k steps at batch 128.
 
@@ -96,14 +96,15 @@ def constellations(args):
     from keras_unsup.recipes.capsules import fit_constellation_ocae
 
     start = time.perf_counter()
-    result = fit_constellation_ocae(n_train=20000, n_test=1000, epochs=args.epochs,
+    epochs = args.epochs or 40
+    result = fit_constellation_ocae(n_train=20000, n_test=1000, epochs=epochs,
                                     steps_per_epoch=100, seed=args.seed)
     seconds = time.perf_counter() - start
     history = result["history"]
     payload = {"command": _command(), "machine": _machine(),
                "data": "square + triangle, random rotation, scale in [0.3, 0.6], centres in "
                        "[-1, 1]^2, shuffled; 20,000 training and 1,000 test sets",
-               "optimizer_steps": args.epochs * 100, "batch_size": 64, "seconds": seconds,
+               "optimizer_steps": epochs * 100, "batch_size": 64, "seconds": seconds,
                "assignment_accuracy": result["accuracy"], "chance_one_object": 4 / 7,
                "final_loss": history["loss"][-1], "final_part_ll": history["part_ll"][-1]}
     path = ROOT / "results" / "scae_constellations.json"
@@ -125,8 +126,9 @@ def main(argv=None):
     parser.add_argument("--name", default=None, help="results/scae_<name>.json")
     parser.add_argument("--constellations", action="store_true",
                         help="the constellation check (OCAE alone on 2-D point sets)")
-    parser.add_argument("--epochs", type=int, default=40,
-                        help="--constellations: epochs of 100 steps")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs to train instead of --budget-s (with --constellations: "
+                             "epochs of 100 steps, default 40)")
     args = parser.parse_args(argv)
     if args.constellations:
         return constellations(args)
@@ -147,7 +149,7 @@ def main(argv=None):
         data = upsampled(data, args.upsample)
     per_step = seconds_per_step(data, options, args.batch_size)
     steps_per_epoch = len(data.x_train) // args.batch_size
-    epochs = max(1, round(args.budget_s / (per_step * steps_per_epoch)))
+    epochs = args.epochs or max(1, round(args.budget_s / (per_step * steps_per_epoch)))
     print(f"{per_step:.3f} s/step ({args.batch_size / per_step:.0f} images/s); "
           f"{epochs} epochs of {steps_per_epoch} steps for {args.budget_s:.0f} s", flush=True)
     name = args.name or data.name
@@ -166,7 +168,8 @@ def main(argv=None):
         "budget": {"budget_s": args.budget_s, "seconds_per_step": per_step,
                    "train_step_images_per_second": args.batch_size / per_step,
                    "epochs": epochs,
-                   "rule": "epochs = max(1, round(budget_s / measured seconds per epoch))"},
+                   "rule": "--epochs" if args.epochs else
+                   "epochs = max(1, round(budget_s / measured seconds per epoch))"},
         "run_seconds": seconds,
         "paper_gap": {"paper_steps": PAPER_STEPS, "paper_batch_size": PAPER_BATCH,
                       "steps": steps, "share_of_paper_images":

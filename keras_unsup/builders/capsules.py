@@ -84,7 +84,8 @@ def build_part_encoder(input_shape, n_parts, *, n_features=16, filters=(32, 32, 
 def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_dims=POSE_DIMS,
                          dim=64, num_heads=4, num_blocks=2, output_dim=128, n_features=32,
                          hidden=128, similarity=False, noise_scale=4.0, pooling="mab",
-                         seed=None, name="object_encoder"):
+                         masking="log", normalize_parts=False, seed=None,
+                         name="object_encoder"):
     """The OCAE's encoder: a Set Transformer over the parts, then object capsules
     (Kosiorek et al., 2019, Eq. 1-2).
 
@@ -101,7 +102,16 @@ def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_di
         similarity: similarity transforms for OV and OP.
         pooling: the Set Transformer's pooling onto the object capsules (`"mab"` or
             `"attention"`, see `SetTransformer`).
+        masking: how the parts' presences mask its attention (`"log"` or `"hard"`, the
+            official code's; see `MultiheadAttentionBlock`).
         noise_scale: uniform noise on presence logits while training.
+        normalize_parts: batch-normalise each feature of each part (over the batch; each
+            part has its own statistics, scale and offset) before the Set Transformer.
+            For parts with an identity (the image model's part `m` is template `m`),
+            not for interchangeable points. Not in the official code: it makes the
+            small image-to-image changes of the part poses visible to the encoder from
+            the first steps (on cached digit parts, 2,000 steps: votes 0.030 from the
+            poses against 0.05, k-means ACC on the presences 0.56 against 0.41).
         seed: seed of the noise.
         name: the model's name.
 
@@ -117,9 +127,15 @@ def build_object_encoder(n_parts, part_dims, n_objects, *, n_votes=None, vote_di
     check_int(num_blocks, "num_blocks", 0)
     parts = keras.Input((n_parts, part_dims), name="parts")
     presence = keras.Input((n_parts,), name="presence")
+    x = parts
+    if normalize_parts:
+        # One statistic per (part, feature): keras' BatchNormalization takes one axis.
+        x = keras.layers.Flatten(name="flat_parts")(x)
+        x = keras.layers.BatchNormalization(name="part_normalization")(x)
+        x = keras.layers.Reshape((n_parts, part_dims), name="normalized_parts")(x)
     h = SetTransformer(n_objects, dim=dim, output_dim=output_dim, num_heads=num_heads,
-                       num_blocks=num_blocks, pooling=pooling,
-                       name="set_transformer")(parts, presence)
+                       num_blocks=num_blocks, pooling=pooling, masking=masking,
+                       name="set_transformer")(x, presence)
     outputs = ObjectCapsuleVotes(n_votes, n_features=n_features, hidden=hidden,
                                  vote_dims=vote_dims, similarity=similarity,
                                  noise_scale=noise_scale, seed=seed, name="object_capsules")(h)

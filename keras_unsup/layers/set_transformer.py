@@ -32,6 +32,10 @@ class SetTransformer(keras.layers.Layer):
             attention of the seeds over the set, no residual to the seeds, so every
             output is a combination of the set's values and cannot settle on a
             constant that ignores the set).
+        masking: how the elements' presences mask every attention (`"log"` or
+            `"hard"`, see `MultiheadAttentionBlock`; `"hard"` is the official Stacked
+            Capsule Autoencoder code's: only the most present parts are attended to, and
+            each self-attention block's output for a part is scaled by its presence).
 
     Call arguments:
         x: a set `(batch, n, features)`.
@@ -49,7 +53,7 @@ class SetTransformer(keras.layers.Layer):
     """
 
     def __init__(self, num_outputs, dim=64, output_dim=None, num_heads=4, num_blocks=2,
-                 num_inducing=0, layer_norm=True, pooling="mab", **kwargs):
+                 num_inducing=0, layer_norm=True, pooling="mab", masking="log", **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = check_positive_int(num_outputs, "num_outputs")
         self.dim = check_positive_int(dim, "dim")
@@ -59,20 +63,22 @@ class SetTransformer(keras.layers.Layer):
         self.num_inducing = check_int(num_inducing, "num_inducing", 0)
         self.layer_norm = check_bool(layer_norm, "layer_norm")
         self.pooling = check_choice(pooling, "pooling", ("mab", "attention"))
+        self.masking = check_choice(masking, "masking", ("log", "hard"))
         out = self.output_dim or self.dim
         self.input_dense = keras.layers.Dense(self.dim, name="input_projection")
         self.blocks = []
         for i in range(self.num_blocks):
             block = [MultiheadAttentionBlock(self.dim, self.num_heads, self.layer_norm,
-                                             name=f"sab_{i}")]
+                                             masking=self.masking, name=f"sab_{i}")]
             if self.num_inducing:
                 block.append(MultiheadAttentionBlock(self.dim, self.num_heads,
-                                                     self.layer_norm, name=f"isab_{i}_in"))
+                                                     self.layer_norm, masking=self.masking,
+                                                     name=f"isab_{i}_in"))
             self.blocks.append(block)
         self.output_dense = keras.layers.Dense(out, name="output_projection")
         self.pool = MultiheadAttentionBlock(out, self.num_heads, self.layer_norm,
                                             attention_only=self.pooling == "attention",
-                                            name="pma")
+                                            masking=self.masking, name="pma")
 
     def build(self, x_shape, presence_shape=None):
         batch, n = x_shape[0], x_shape[1]
@@ -105,9 +111,9 @@ class SetTransformer(keras.layers.Layer):
                 points = ops.broadcast_to(self.inducing[i][None],
                                           (batch, self.num_inducing, self.dim))
                 induced = block[1](points, h, key_presence=presence)
-                h = block[0](h, induced)
+                h = block[0](h, induced, query_presence=presence)
             else:
-                h = block[0](h, h, key_presence=presence)
+                h = block[0](h, h, key_presence=presence, query_presence=presence)
         z = self.output_dense(h)
         seeds = ops.broadcast_to(self.seeds[None], (batch, *self.seeds.shape))
         return self.pool(seeds, z, key_presence=presence)
@@ -120,5 +126,5 @@ class SetTransformer(keras.layers.Layer):
         config.update(num_outputs=self.num_outputs, dim=self.dim, output_dim=self.output_dim,
                       num_heads=self.num_heads, num_blocks=self.num_blocks,
                       num_inducing=self.num_inducing, layer_norm=self.layer_norm,
-                      pooling=self.pooling)
+                      pooling=self.pooling, masking=self.masking)
         return config

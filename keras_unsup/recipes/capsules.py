@@ -55,6 +55,13 @@ OPTIONS = [
            "the object capsules: mab (Lee et al.'s PMA block) or attention (the official "
            "SCAE code's plain multihead attention; on digits at 1,408 steps the two scored "
            "alike)", choices=("mab", "attention")),
+    Option("object_masking", "choice", "log", "how the part presences mask the Set "
+           "Transformer's attention: log (log-presence odds) or hard (the official code's: "
+           "only the most present parts)", choices=("log", "hard")),
+    Option("part_normalization", "bool", False, "batch-normalise each part's features before "
+           "the Set Transformer, so the object capsules see the parts' small changes from the "
+           "first steps (not in the official code; on digits it raised the probe and the "
+           "presences' spread, not the k-means ACC)"),
     Option("learning_rate", "float", 1e-3, "Adam's learning rate (the official run: RMSProp "
            "with momentum 0.9, 3e-5 for 300k steps at batch 128; more here, for a budget of "
            "thousands)", minimum=0.0, low_open=True),
@@ -115,7 +122,8 @@ def stop_on_nan():
 def build_scae(image_shape, *, part_capsules=40, object_capsules=32, template_size=11,
                canvas_size=40, special_features=16, object_features=32,
                filters=(32, 32, 64, 64), padding="valid", pixel_scale=0.25,
-               prior_within_constant=None, object_pooling="mab", n_classes=10, seed=None):
+               prior_within_constant=None, object_pooling="mab", object_masking="log",
+               part_normalization=False, n_classes=10, seed=None):
     """An SCAE for images of `image_shape` (its PCAE and OCAE built and wired).
 
     As the official MNIST run (Kosiorek et al., 2019): 40 parts, 32 objects, 3x3
@@ -128,7 +136,10 @@ def build_scae(image_shape, *, part_capsules=40, object_capsules=32, template_si
     deviation is 0.25, not 1: under 1, on Fashion-MNIST, the image likelihood after 470
     steps was still below that of a constant background. The Set Transformer pools onto
     the objects with Lee et al.'s PMA block (`object_pooling="mab"`); the official code
-    uses plain multihead attention there (`object_pooling="attention"`).
+    uses plain multihead attention there (`object_pooling="attention"`), and masks the
+    attention with the part presences harder (`object_masking="hard"`). As an option, each
+    part's features are batch-normalised before the Set Transformer (`part_normalization`,
+    not in the official code; see `build_object_encoder`'s `normalize_parts`).
     """
     from keras_unsup.builders.capsules import build_object_encoder, build_part_encoder
     from keras_unsup.layers.affine_templates import AffineTemplates
@@ -145,7 +156,8 @@ def build_scae(image_shape, *, part_capsules=40, object_capsules=32, template_si
     object_encoder = build_object_encoder(part_capsules, part_dims, object_capsules,
                                           dim=16, num_heads=1, num_blocks=3, output_dim=256,
                                           n_features=object_features, hidden=128,
-                                          pooling=object_pooling, seed=seed)
+                                          pooling=object_pooling, masking=object_masking,
+                                          normalize_parts=part_normalization, seed=seed)
     if prior_within_constant is None:
         prior_within_constant = PRIOR_WITHIN_CONSTANT * object_capsules / 32
     ocae = OCAE(object_encoder, n_classes=n_classes, prior_within_constant=prior_within_constant)
@@ -174,7 +186,10 @@ def scae_from_options(image_shape, settings, template_size, canvas_size, n_class
                       object_features=settings["object_features"], filters=settings["filters"],
                       padding=padding, pixel_scale=settings["pixel_scale"],
                       prior_within_constant=settings["prior_within_constant"],
-                      object_pooling=settings["object_pooling"], n_classes=n_classes, seed=seed)
+                      object_pooling=settings["object_pooling"],
+                      object_masking=settings["object_masking"],
+                      part_normalization=settings["part_normalization"], n_classes=n_classes,
+                      seed=seed)
 
 
 def encode_capsules(model, x, batch_size=256):

@@ -125,3 +125,47 @@ def test_saves_and_loads_in_safe_mode_with_identical_outputs(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "st.keras")
     for a, b in zip(model([x, p]), loaded([x, p])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_hard_masking_attends_only_to_the_most_present_keys():
+    # the official SCAE code's mask: logits - (1 - presence) * 1e32
+    mab = MultiheadAttentionBlock(4, num_heads=1, layer_norm=False, attention_only=True,
+                                  masking="hard")
+    q, k = _set(0, 2, 4, 1), _set(1, 4, 4, 1)
+    out = np.asarray(mab(q, k, key_presence=np.array([[1.0, 0.3, 1.0, 0.99]], "float32")))
+    # the same as attending to keys 0 and 2 alone (presence 1), with no mask
+    alone = np.asarray(mab(q, k[:, [0, 2]]))
+    np.testing.assert_allclose(out, alone, atol=1e-5)
+    # no key fully present: all attention goes to the most present one
+    top = np.asarray(mab(q, k, key_presence=np.array([[0.2, 0.6, 0.5, 0.1]], "float32")))
+    np.testing.assert_allclose(top, np.asarray(mab(q, k[:, [1]])), atol=1e-5)
+    # the soft ("log") mask weighs every key instead
+    soft = MultiheadAttentionBlock(4, num_heads=1, layer_norm=False, attention_only=True)
+    soft(q, k)
+    soft.set_weights(mab.get_weights())
+    assert np.abs(np.asarray(soft(q, k, key_presence=np.array([[1.0, 0.3, 1.0, 0.99]],
+                                                                "float32"))) - out).max() > 1e-3
+
+
+def test_hard_masking_zeroes_the_residual_of_absent_queries_in_a_set_transformer():
+    x = _set()
+    presence = np.ones(x.shape[:2], "float32")
+    presence[:, -1] = 0.0
+    layer = SetTransformer(num_outputs=2, dim=8, num_heads=2, num_blocks=1, layer_norm=False,
+                           masking="hard")
+    out = np.asarray(layer(x, presence))
+    # what an absent part holds does not matter: its attention output and its residual
+    # are both gone
+    changed = x.copy()
+    changed[:, -1] = 100.0
+    np.testing.assert_allclose(np.asarray(layer(changed, presence)), out, atol=1e-4)
+    block = layer.blocks[0][0]
+    h = np.asarray(layer.input_dense(x))
+    per_part = np.asarray(block(h, h, key_presence=presence, query_presence=presence))
+    # the block's output for the absent part is its rFF of a zero residual: rFF(0) + 0
+    zero = np.zeros((1, 1, 8), "float32")
+    expected = np.asarray(block.ff_out(block.ff_hidden(zero)))[0, 0]
+    np.testing.assert_allclose(per_part[:, -1], np.broadcast_to(expected, (3, 8)), atol=1e-5)
+    assert SetTransformer.from_config(layer.get_config()).masking == "hard"
+    with pytest.raises(ValueError, match="masking.*Received: masking='soft'"):
+        SetTransformer(2, masking="soft")

@@ -28,7 +28,8 @@ def _pcae(seed=0):
 def _scae(seed=0):
     pcae = _pcae(seed)
     encoder = build_object_encoder(M, 7 + F + TEMPLATE * TEMPLATE, K, dim=8, num_heads=2,
-                                   output_dim=8, n_features=4, hidden=8, seed=seed)
+                                   output_dim=8, n_features=4, hidden=8, normalize_parts=True,
+                                   seed=seed)
     return SCAE(pcae, OCAE(encoder, n_classes=2))
 
 
@@ -295,3 +296,27 @@ def test_ocae_assigns_constellation_points_to_their_shape():
 
     result = fit_constellation_ocae(n_train=20000, n_test=500, epochs=40, steps_per_epoch=100)
     assert result["accuracy"] >= 0.90
+
+
+def test_normalized_parts_have_each_part_and_feature_standardised_over_the_batch():
+    encoder = build_object_encoder(M, 6, K, dim=8, num_heads=2, output_dim=8, n_features=4,
+                                   hidden=8, normalize_parts=True, seed=0)
+    rng = np.random.default_rng(0)
+    # part m's features vary around their own mean, on their own scale
+    parts = (rng.normal(size=(64, M, 6)) * np.arange(1, M + 1)[None, :, None] * 0.1
+             + np.arange(M)[None, :, None]).astype("float32")
+    inner = keras.Model(encoder.inputs, encoder.get_layer("normalized_parts").output)
+    z = np.asarray(inner([parts, np.ones((64, M), "float32")], training=True))
+    expected = (parts - parts.mean(axis=0)) / np.sqrt(parts.var(axis=0) + 1e-3)  # eps 1e-3
+    np.testing.assert_allclose(z, expected, atol=1e-4)
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-4)
+    norm = encoder.get_layer("part_normalization")
+    before = np.asarray(norm.moving_mean).copy()
+    encoder([parts, np.ones((64, M), "float32")], training=True)
+    moved = np.asarray(norm.moving_mean) - before
+    # the moving statistics follow the batch, one per part and feature
+    expected = 0.01 * (parts.mean(axis=0).ravel() - before)
+    np.testing.assert_allclose(moved, expected, rtol=1e-3, atol=1e-6)
+    # without it the Set Transformer sees the raw parts
+    plain = build_object_encoder(M, 6, K, dim=8, num_heads=2, output_dim=8, seed=0)
+    assert "part_normalization" not in [layer.name for layer in plain.layers]

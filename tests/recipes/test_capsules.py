@@ -33,6 +33,12 @@ def test_defaults_follow_the_official_mnist_run():
     official = build_scae((28, 28, 1), template_size=11, canvas_size=40,
                           object_pooling="attention")
     assert official.ocae.object_encoder.get_layer("set_transformer").pooling == "attention"
+    assert st.masking == "log"
+    assert "part_normalization" not in [layer.name for layer in model.ocae.object_encoder.layers]
+    hard = build_scae((28, 28, 1), template_size=11, canvas_size=40, object_masking="hard",
+                      part_normalization=True)
+    assert hard.ocae.object_encoder.get_layer("set_transformer").masking == "hard"
+    assert hard.ocae.object_encoder.get_layer("part_normalization").axis == -1
     # valid padding: 40 -> 19 -> 9 -> 7 -> 5 positions
     assert model.pcae.part_encoder.get_layer("conv_4").output.shape[1:3] == (5, 5)
     # the within-example constant in proportion to the objects
