@@ -61,6 +61,8 @@ def fresh_ocae(model, settings, seed):
                       object_capsules=model.ocae.n_objects, template_size=t.template_size[0],
                       canvas_size=t.canvas_size[0],
                       special_features=model.pcae.part_encoder.output_shape[2][-1],
+                      object_features=model.ocae.object_encoder.get_layer(
+                          "object_capsules").n_features,
                       object_pooling=settings["object_pooling"],
                       object_masking=settings["object_masking"],
                       part_normalization=settings["part_normalization"],
