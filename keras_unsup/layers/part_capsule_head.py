@@ -11,11 +11,7 @@ from keras_unsup.layers.affine_templates import POSE_DIMS, geometric_transform
 class PartCapsuleHead(keras.layers.Layer):
     """Part capsules from a feature map, by attention pooling (Kosiorek et al., 2019, Eq. 5).
 
-    A learned bias of the feature map's shape (one value per position and channel, the
-    official code's `AddBias(bias_dims=[1, 2, 3])`) is added first: without it the
-    pooled capsules would hardly depend on where in the canvas the object is, since
-    every position's parameters and attention come from its neighbourhood alone. Then a
-    1x1 convolution gives, at every position, each capsule's parameters and an
+    A 1x1 convolution gives, at every position, each capsule's parameters and an
     attention logit; each capsule pools its parameters over the positions with its own
     softmax attention (the official code's `conv_att` encoder). The parameters split
     into a pose (six numbers through `geometric_transform`), a presence logit and
@@ -56,17 +52,13 @@ class PartCapsuleHead(keras.layers.Layer):
         self.intensity_dense = keras.layers.Dense(self.channels, name="intensity")
 
     def build(self, features_shape):
-        # Zeros, as Sonnet's AddBias: the position-free encoder at the start.
-        self.position_bias = self.add_weight(name="position_bias",
-                                             shape=tuple(features_shape[1:]),
-                                             initializer="zeros")
         self.projection.build(features_shape)
         self.intensity_dense.build((None, self.n_parts, max(self.n_features, 1)))
         self.built = True
 
     def call(self, features, training=False):
         batch = ops.shape(features)[0]
-        h = self.projection(features + self.position_bias)
+        h = self.projection(features)
         h = ops.reshape(h, (batch, -1, self.n_parts * (self.n_dims + 1)))
         params = ops.reshape(h[..., :self.n_parts * self.n_dims],
                              (batch, -1, self.n_parts, self.n_dims))
