@@ -57,6 +57,7 @@ def test_dense_ae_trains_from_the_stream(streamed, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["n_train"] == 240
 
 
+@pytest.mark.slow
 def test_vae_and_denoising_score_the_test_stream(streamed, image_folder, tmp_path):
     vae = run_recipe("vae", data=streamed, epochs=1, verbose=0, batch_size=64)
     assert np.isfinite(vae["neg_elbo"]) and vae["neg_elbo"] > 0
@@ -119,6 +120,7 @@ DEC_SMALL = {**CLUSTER_SMALL, "max_iter": 30, "update_interval": 10, "dec_batch_
 @pytest.mark.parametrize("method, options", [
     ("ae-kmeans", CLUSTER_SMALL), ("ae-umap-gmm", {**CLUSTER_SMALL, "umap_neighbors": 5}),
     ("dec", DEC_SMALL)])
+@pytest.mark.slow
 def test_clustering_on_codes_trains_from_the_stream(streamed, method, options, tmp_path):
     metrics = run_recipe(method, data=streamed, out_dir=tmp_path, **options)
     assert metrics["n_clustered"] == 300 and metrics["n_train"] == 240
@@ -140,6 +142,7 @@ def test_clustering_on_codes_trains_from_the_stream(streamed, method, options, t
         assert state["fits"]["dec"]["epochs_done"] == 3
 
 
+@pytest.mark.slow
 def test_dec_on_a_stream_is_reproducible(streamed, tmp_path):
     a = run_recipe("dec", data=streamed, out_dir=tmp_path / "a", seed=5, **DEC_SMALL)
     b = run_recipe("dec", data=streamed, out_dir=tmp_path / "b", seed=5, **DEC_SMALL)
@@ -158,6 +161,7 @@ def test_idec_trains_from_the_stream(streamed):
     assert 0.0 <= metrics["acc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_a_streamed_dec_fit_resumes_to_the_uninterrupted_labels(streamed, tmp_path,
                                                                  dec_cut_and_resume):
     options = dict(DEC_SMALL, ae_dir=str(tmp_path / "ae"))
@@ -189,6 +193,7 @@ def test_quick_mode_keeps_a_large_folder_streamed(image_folder, monkeypatch, tmp
     assert np.isfinite(metrics["recon_mse"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["dcgan", "began"])
 def test_gans_train_from_the_stream_and_score_a_sample(streamed, tmp_path, method):
     metrics = run_recipe(method, data=streamed, epochs=1, verbose=0, batch_size=32,
