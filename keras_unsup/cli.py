@@ -15,8 +15,9 @@ and `main(args)` in a module listed in `_EXTRA_COMMANDS`.
 import argparse
 import importlib
 import os
-import signal
 import sys
+
+from keras_unsup import _interrupt
 
 # module path of each extra sub-command (family-specific tools)
 _EXTRA_COMMANDS = ["keras_unsup.compress_cli", "keras_unsup.ablation"]
@@ -36,10 +37,6 @@ def _quiet_tensorflow(verbose):
         from keras_unsup import _quiet
 
         _quiet.quiet_tensorflow()
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _int_at_least(minimum):
@@ -249,13 +246,11 @@ def main(argv=None):
     args = parser.parse_args(argv)  # --help and argument errors exit here, before TensorFlow
     if args.command != "list":
         _quiet_tensorflow(args.verbose)
-    # SIGTERM (a scheduler, `kill`) stops a run as Ctrl-C does: the run folder keeps every
-    # finished epoch and phase, and the same command resumes it.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    # Ctrl-C and SIGTERM (a scheduler, `kill`) stop a run outside TensorFlow's own code
+    # (`_interrupt`): the run folder keeps every finished epoch and phase, and the same
+    # command resumes it.
+    with _interrupt.deferred_interrupts():
         return _dispatch(parser, args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(parser, args):
@@ -265,13 +260,23 @@ def _dispatch(parser, args):
         handlers.setdefault(mod.COMMAND, mod.main)
     try:
         handlers[args.command](args)
+    except KeyboardInterrupt:
+        _exit_interrupted(parser)
     except (ValueError, FileNotFoundError) as e:
+        if _interrupt.requested():  # a signal came first: whatever it broke, it stops the run
+            _exit_interrupted(parser)
         # Bad input or missing data is the user's to fix: one clear line, not a traceback.
         parser.exit(2, f"{PROG}: error: {e}\n")
-    except KeyboardInterrupt:
-        parser.exit(130, "\ninterrupted; rerun the same command to resume from the last "
-                         "finished epoch\n")
+    except Exception:
+        if _interrupt.requested():
+            _exit_interrupted(parser)
+        raise
     return 0
+
+
+def _exit_interrupted(parser):
+    parser.exit(130, "\ninterrupted; rerun the same command to resume from the last "
+                     "finished epoch\n")
 
 
 if __name__ == "__main__":

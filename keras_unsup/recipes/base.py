@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_unsup import _interrupt
+
 
 @dataclasses.dataclass
 class RunConfig:
@@ -163,7 +165,9 @@ class RunDir:
     def phase(self, name):
         """Records the phase the run is in (`"training"`, `"evaluating"`, `"plotting"`,
         `"saving"`, ...) in the run-state file, for a user (or a test) watching it, and
-        times the phase that ends (`phase_times`)."""
+        times the phase that ends (`phase_times`). A Ctrl-C that came during the phase
+        that ends, inside TensorFlow's code, stops the run here."""
+        _interrupt.raise_if_requested()
         self._close_phase()
         self._phase = (name, time.perf_counter())
         self.update_state(phase=name)

@@ -20,7 +20,26 @@ import time
 
 import keras
 
+from keras_unsup import _interrupt
 from keras_unsup.recipes.base import _jsonable, quiet_keras_saving
+
+
+class InterruptCheck(keras.callbacks.Callback):
+    """Stops the fit at the end of a batch when Ctrl-C or SIGTERM came during it.
+
+    The command line's signal handler (`keras_unsup._interrupt`) does not raise inside
+    TensorFlow's code, where a train step spends nearly all its time; this is where the
+    request is raised instead, between two steps.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        _interrupt.raise_if_requested()
+
+    def on_test_batch_end(self, batch, logs=None):
+        _interrupt.raise_if_requested()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        _interrupt.raise_if_requested()
 
 
 class Throughput(keras.callbacks.Callback):
@@ -128,7 +147,7 @@ def fit(model, train_ds, *, epochs, run, n_images, validation_data=None, patienc
         this call (0 when a finished fit was reused).
     """
     throughput = Throughput(n_images)
-    cbs = [throughput, *callbacks]
+    cbs = [throughput, InterruptCheck(), *callbacks]
     if patience is not None and validation_data is not None:
         cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                                  restore_best_weights=True))

@@ -23,7 +23,9 @@ def _command(out, *extra):
 
 
 def _env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    # PYTHONFAULTHANDLER: a crash of the child prints its Python stack into `err`
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+            "PYTHONFAULTHANDLER": "1"}
 
 
 def _run(out, *extra):
