@@ -67,22 +67,22 @@ def _clear():
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _on_signal(signum, frame):
-    _state["requested"] += 1
-    if _state["requested"] > 1 or not in_unsafe_code(frame, _state["prefixes"]):
+def _raise_when_safe(frame, insist=False):
+    """Raises the request now if `insist` or the stack is clear; else looks again soon."""
+    if insist or not in_unsafe_code(frame, _state["prefixes"]):
         _clear()
         raise KeyboardInterrupt
     signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
 
 
+def _on_signal(signum, frame):
+    _state["requested"] += 1
+    _raise_when_safe(frame, insist=_state["requested"] > 1)
+
+
 def _on_timer(signum, frame):
-    if not requested():
-        return
-    if in_unsafe_code(frame, _state["prefixes"]):
-        signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
-        return
-    _clear()
-    raise KeyboardInterrupt
+    if requested():
+        _raise_when_safe(frame)
 
 
 @contextlib.contextmanager

@@ -262,14 +262,12 @@ def _dispatch(parser, args):
         handlers[args.command](args)
     except KeyboardInterrupt:
         _exit_interrupted(parser)
-    except (ValueError, FileNotFoundError) as e:
+    except Exception as e:
         if _interrupt.requested():  # a signal came first: whatever it broke, it stops the run
             _exit_interrupted(parser)
-        # Bad input or missing data is the user's to fix: one clear line, not a traceback.
-        parser.exit(2, f"{PROG}: error: {e}\n")
-    except Exception:
-        if _interrupt.requested():
-            _exit_interrupted(parser)
+        if isinstance(e, (ValueError, FileNotFoundError)):
+            # Bad input or missing data is the user's to fix: one clear line, not a traceback.
+            parser.exit(2, f"{PROG}: error: {e}\n")
         raise
     return 0
 
